@@ -1,0 +1,66 @@
+/* Allocation wrappers: one place for overflow checks and injected failures. */
+#include <stdlib.h>
+
+#include "clssd_internal.h"
+
+/* Thread-local so that tests injecting failures in one thread do not disturb
+ * contexts used by others; this is test state, not library state. */
+static _Thread_local long fail_countdown;
+
+void clssd__alloc_fail_after(long n)
+{
+    fail_countdown = n;
+}
+
+static int should_fail(void)
+{
+    if (fail_countdown <= 0) return 0;
+    return --fail_countdown == 0;
+}
+
+void *clssd__malloc(size_t n)
+{
+    if (should_fail()) return NULL;
+    return malloc(n ? n : 1);
+}
+
+void *clssd__calloc(size_t n, size_t size)
+{
+    if (should_fail()) return NULL;
+    return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *clssd__realloc(void *p, size_t n)
+{
+    if (should_fail()) return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+void clssd__free(void *p)
+{
+    free(p);
+}
+
+int clssd__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+int clssd__add_size(size_t a, size_t b, size_t *out)
+{
+    if (b > SIZE_MAX - a) return 0;
+    *out = a + b;
+    return 1;
+}
+
+size_t clssd__shape_count(const clssd_shape *s)
+{
+    if (s->n < 0 || s->c < 0 || s->h < 0 || s->w < 0) return 0;
+    size_t r = (size_t)s->n;
+    if (!clssd__mul_size(r, (size_t)s->c, &r) || !clssd__mul_size(r, (size_t)s->h, &r) ||
+        !clssd__mul_size(r, (size_t)s->w, &r))
+        return 0;
+    return r;
+}

@@ -1,0 +1,230 @@
+/* Every OpenCL op against its plain-C reference, on every OpenCL device found.
+ * Each case runs the reference, runs the device op into a buffer framed by NaN guard zones,
+ * checks the guards and compares within the op table's tolerances. Exits 77 (skip) when
+ * there is no device. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define GUARD_BYTES 4096
+#define MAX_DEV 16
+
+static clssd_context *g_ctx;
+
+static void ref_args_for(const op_case *c, clssd_ref_args *a, float *dst)
+{
+    const clssd_node *n = &c->g.nodes[c->node];
+    memset(a, 0, sizeof *a);
+    a->node = n;
+    a->batch = c->batch;
+    a->n_src = n->n_src;
+    for (int i = 0; i < n->n_src; i++) {
+        a->src[i] = c->src_data[i];
+        a->src_shape[i] = c->g.nodes[n->src[i]].out;
+    }
+    if (n->weight >= 0) {
+        a->weight = c->g.tensors[n->weight].data;
+        a->weight_shape = c->g.tensors[n->weight].shape;
+    }
+    if (n->bias >= 0) a->bias = c->g.tensors[n->bias].data;
+    a->dst = dst;
+    a->images = c->images;
+}
+
+/* Packs images as the detect call does (tests the kernel, not the packing). */
+static clssd_status upload_images(clssd_exec *ex, const op_case *c)
+{
+    size_t total = 0;
+    for (int b = 0; b < c->batch; b++) total += (size_t)c->images[b].width * 3u * (size_t)c->images[b].height;
+    CLSSD_TRY(clssd__buffer(ex->ctx, total, CL_MEM_READ_ONLY, &ex->image_u8));
+    CLSSD_TRY(clssd__buffer(ex->ctx, 64 * sizeof(cl_int), CL_MEM_READ_ONLY, &ex->image_desc));
+    cl_int desc[16];
+    size_t off = 0;
+    for (int b = 0; b < c->batch; b++) {
+        const clssd_image *im = &c->images[b];
+        const size_t row = (size_t)im->width * 3u;
+        for (int y = 0; y < im->height; y++)
+            CLSSD_CL(ex->ctx, clEnqueueWriteBuffer(ex->ctx->queue, ex->image_u8, CL_TRUE,
+                                                   off + (size_t)y * row, row,
+                                                   im->rgb + (size_t)y * (size_t)im->stride, 0,
+                                                   NULL, NULL));
+        desc[4 * b] = (cl_int)off;
+        desc[4 * b + 1] = im->width;
+        desc[4 * b + 2] = im->height;
+        desc[4 * b + 3] = (cl_int)row;
+        off += row * (size_t)im->height;
+    }
+    CLSSD_CL(ex->ctx, clEnqueueWriteBuffer(ex->ctx->queue, ex->image_desc, CL_TRUE, 0,
+                                           sizeof desc, desc, 0, NULL, NULL));
+    return CLSSD_OK;
+}
+
+/* NMS outputs are compared row by row: the order is fully defined (docs/ops.md). */
+static void compare_nms(const op_case *c, const float *ref, const float *got, const char *dev)
+{
+    const clssd_node *n = &c->g.nodes[c->node];
+    const size_t rows = (size_t)n->out.h;
+    for (int b = 0; b < c->batch; b++) {
+        const float *r = ref + (size_t)b * rows * 7, *g = got + (size_t)b * rows * 7;
+        ck_assert_msg(r[0] == g[0], "[%s] %s image %d: ref %g detections, device %g", dev,
+                      c->label, b, (double)r[0], (double)g[0]);
+        ck_assert_msg(r[0] > 0 || c->g.nodes[c->node].p.nms.conf_thresh > 0.5f,
+                      "[%s] %s: no detections: the case tests nothing", dev, c->label);
+        for (size_t k = 1; k <= (size_t)r[0]; k++)
+            for (int j = 0; j < 7; j++)
+                ck_assert_msg(r[k * 7 + j] == g[k * 7 + j],
+                              "[%s] %s image %d row %zu col %d: ref %.9g device %.9g (ref row: "
+                              "label %g score %.9g prior %g)", dev, c->label, b, k, j,
+                              (double)r[k * 7 + j], (double)g[k * 7 + j], (double)r[k * 7],
+                              (double)r[k * 7 + 1], (double)r[k * 7 + 6]);
+    }
+}
+
+START_TEST(test_op_vs_ref)
+{
+    op_case c;
+    ck_assert_msg(op_case_build(_i, &c), "case %d (%s) failed to build", _i, op_case_label(_i));
+    const char *dev = g_ctx->info.device_name;
+    const clssd_node *n = &c.g.nodes[c.node];
+    const clssd_op_desc *d = &clssd__ops[n->op];
+    const size_t count = clssd__shape_count(&n->out) * (n->batch_const ? 1u : (size_t)c.batch);
+    const size_t bytes = count * sizeof(float);
+
+    float *ref = calloc(count, sizeof(float));
+    float *got = malloc(bytes + 2 * GUARD_BYTES);
+    ck_assert(ref && got);
+    clssd_ref_args a;
+    ref_args_for(&c, &a, ref);
+    double t0 = test_now_ms();
+    ck_assert_int_eq(d->forward_ref(&a), CLSSD_OK);
+    double t_ref = test_now_ms() - t0;
+
+    clssd_exec *ex = NULL;
+    clssd_status s = clssd__exec_create(g_ctx, &c.g, c.batch, &ex);
+    ck_assert_msg(s == CLSSD_OK, "[%s] %s: exec_create -> %s: %s", dev, c.label,
+                  clssd_status_string(s), clssd_last_error(g_ctx));
+    ex->batch = c.batch;
+    for (int i = 0; i < n->n_src; i++) {
+        const clssd_node *sn = &c.g.nodes[n->src[i]];
+        size_t sb = clssd__shape_count(&sn->out) * (sn->batch_const ? 1u : (size_t)c.batch) * sizeof(float);
+        ck_assert_int_eq(clEnqueueWriteBuffer(g_ctx->queue, ex->bufs[n->src[i]], CL_TRUE, 0, sb,
+                                              c.src_data[i], 0, NULL, NULL), CL_SUCCESS);
+    }
+    if (n->op == CLSSD_OP_PREPROCESS) ck_assert_int_eq(upload_images(ex, &c), CLSSD_OK);
+
+    /* Output framed by guard zones of a NaN pattern; a kernel writing out of bounds shows. */
+    cl_mem framed = NULL, inner = NULL;
+    ck_assert_int_eq(clssd__buffer(g_ctx, bytes + 2 * GUARD_BYTES, CL_MEM_READ_WRITE, &framed), CLSSD_OK);
+    uint32_t *pat = (uint32_t *)got;
+    for (size_t k = 0; k < (bytes + 2 * GUARD_BYTES) / 4; k++) pat[k] = 0x7FC0DEADu;
+    ck_assert_int_eq(clEnqueueWriteBuffer(g_ctx->queue, framed, CL_TRUE, 0, bytes + 2 * GUARD_BYTES, got, 0, NULL, NULL), CL_SUCCESS);
+    cl_buffer_region region = {GUARD_BYTES, bytes};
+    cl_int e = CL_SUCCESS;
+    inner = clCreateSubBuffer(framed, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &e);
+    ck_assert_int_eq(e, CL_SUCCESS);
+    clReleaseMemObject(ex->bufs[c.node]);
+    ex->bufs[c.node] = inner;
+
+    t0 = test_now_ms();
+    s = d->forward_cl(ex, n);
+    ck_assert_msg(s == CLSSD_OK, "[%s] %s: forward_cl -> %s: %s", dev, c.label,
+                  clssd_status_string(s), clssd_last_error(g_ctx));
+    ck_assert_int_eq(clFinish(g_ctx->queue), CL_SUCCESS);
+    double t_cl = test_now_ms() - t0;
+    ck_assert_int_eq(clEnqueueReadBuffer(g_ctx->queue, framed, CL_TRUE, 0, bytes + 2 * GUARD_BYTES, got, 0, NULL, NULL), CL_SUCCESS);
+    for (size_t k = 0; k < GUARD_BYTES / 4; k++) {
+        ck_assert_msg(pat[k] == 0x7FC0DEADu, "[%s] %s: write before the output (guard word %zu)", dev, c.label, k);
+        ck_assert_msg(pat[(GUARD_BYTES + bytes) / 4 + k] == 0x7FC0DEADu,
+                      "[%s] %s: write past the output (guard word %zu)", dev, c.label, k);
+    }
+    const float *out = got + GUARD_BYTES / 4;
+    if (n->op == CLSSD_OP_NMS) {
+        compare_nms(&c, ref, out, dev);
+    } else {
+        char msg[256];
+        double nmse = 0;
+        long worst = compare_floats(ref, out, count, d->tol_abs, d->tol_rel, &nmse, msg, sizeof msg);
+        ck_assert_msg(worst < 0, "[%s] %s: %zu values, NMSE %.3g, %s", dev, c.label, count, nmse, msg);
+    }
+    printf("  %-28s ok  ref %8.1f ms  device %8.1f ms\n", c.label, t_ref, t_cl);
+    clssd__exec_destroy(ex);
+    clReleaseMemObject(framed);
+    free(ref);
+    free(got);
+    op_case_free(&c);
+}
+END_TEST
+
+/* The op table itself: every row complete (a new op cannot be added half-way). */
+START_TEST(test_op_table_complete)
+{
+    for (int i = 0; i < CLSSD_OP_COUNT; i++) {
+        const clssd_op_desc *d = &clssd__ops[i];
+        ck_assert_msg(d->name && d->infer && d->forward_cl && d->forward_ref, "op %d incomplete", i);
+        ck_assert_int_eq(clssd__op_from_name(d->name), i);
+    }
+    /* and every op except INPUT has at least one case */
+    for (int op = 1; op < CLSSD_OP_COUNT; op++) {
+        int found = 0;
+        for (int k = 0; k < op_case_count() && !found; k++) {
+            op_case c;
+            if (!op_case_build(k, &c)) continue;
+            found = c.g.nodes[c.node].op == (clssd_op)op;
+            op_case_free(&c);
+        }
+        ck_assert_msg(found, "op %s has no test case", clssd__ops[op].name);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    clssd_device_info devs[MAX_DEV];
+    int n_dev = test_devices(devs, MAX_DEV);
+    int failed = 0;
+    {
+        Suite *s = suite_create("op_table");
+        TCase *tc = tcase_create("table");
+        tcase_add_test(tc, test_op_table_complete);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed += srunner_ntests_failed(sr);
+        srunner_free(sr);
+    }
+    if (n_dev == 0) {
+        printf("no OpenCL device found: device tests skipped\n");
+        return failed ? 1 : 77;
+    }
+    for (int d = 0; d < n_dev; d++) {
+        clssd_context_params p;
+        clssd_context_params_init(&p);
+        p.platform = devs[d].platform;
+        p.device = devs[d].device;
+        printf("[%s / %s / %s]\n", devs[d].platform_name, devs[d].device_name, devs[d].driver_version);
+        clssd_status st = clssd_context_create(&p, &g_ctx);
+        if (st != CLSSD_OK) {
+            printf("  context creation failed: %s\n", clssd_status_string(st));
+            failed++;
+            continue;
+        }
+        Suite *s = suite_create("ops_vs_reference");
+        TCase *tc = tcase_create("ops");
+        tcase_set_timeout(tc, 1200);
+        tcase_add_loop_test(tc, test_op_vs_ref, 0, op_case_count());
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        /* OpenCL drivers do not survive fork(); one process, one context per device. */
+        srunner_set_fork_status(sr, CK_NOFORK);
+        srunner_run_all(sr, CK_NORMAL);
+        failed += srunner_ntests_failed(sr);
+        srunner_free(sr);
+        clssd_context_destroy(g_ctx);
+        g_ctx = NULL;
+    }
+    return failed ? 1 : 0;
+}
