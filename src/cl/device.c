@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "clssd_internal.h"
+#include "clssd_cl.h"
 
 #include <clblast_c.h>
 
@@ -236,6 +237,7 @@ void clssd_context_destroy(clssd_context *ctx)
         clReleaseCommandQueue(ctx->queue);
     }
     if (ctx->cl) clReleaseContext(ctx->cl);
+    if (ctx->device && !ctx->owns_cl) clReleaseDevice(ctx->device);
     clssd__free(ctx);
 }
 
@@ -259,5 +261,59 @@ clssd_status clssd__buffer(clssd_context *ctx, size_t bytes, cl_mem_flags flags,
     if (e != CL_SUCCESS)
         return CLSSD_FAIL(ctx, (clssd_status)e, "clCreateBuffer(%zu bytes) -> %s", bytes,
                           clssd__cl_error_name(e));
+    return CLSSD_OK;
+}
+
+clssd_status clssd_context_create_from_cl(cl_context context, cl_device_id device,
+                                          cl_command_queue queue,
+                                          const clssd_context_params *params, clssd_context **out)
+{
+    if (!out) return CLSSD_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!context || !device || !queue || (params && params->struct_size != sizeof *params))
+        return CLSSD_ERR_INVALID_ARG;
+    cl_context qctx = NULL;
+    cl_device_id qdev = NULL;
+    if (clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof qctx, &qctx, NULL) != CL_SUCCESS ||
+        clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof qdev, &qdev, NULL) != CL_SUCCESS ||
+        qctx != context || qdev != device)
+        return CLSSD_ERR_INVALID_ARG;
+    clssd_context *ctx = clssd__calloc(1, sizeof *ctx);
+    if (!ctx) return CLSSD_ERR_OUT_OF_MEMORY;
+    found_device f;
+    memset(&f, 0, sizeof f);
+    f.device = device;
+    clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof f.platform, &f.platform, NULL);
+    f.p = f.d = -1;
+    clRetainContext(context);
+    clRetainDevice(device);
+    clRetainCommandQueue(queue);
+    ctx->cl = context;
+    ctx->device = device;
+    ctx->queue = queue;
+    ctx->platform = f.platform;
+    ctx->owns_cl = 0;
+    fill_info(&f, &ctx->info);
+    if (params) {
+        ctx->flags = params->flags;
+        ctx->log = params->log;
+        ctx->log_user = params->log_user;
+    }
+    clssd_status s = finish_context(ctx, params);
+    if (s != CLSSD_OK) {
+        clssd_context_destroy(ctx);
+        return s;
+    }
+    *out = ctx;
+    return CLSSD_OK;
+}
+
+clssd_status clssd_context_get_cl(const clssd_context *ctx, cl_context *context,
+                                  cl_device_id *device, cl_command_queue *queue)
+{
+    if (!ctx) return CLSSD_ERR_INVALID_ARG;
+    if (context) *context = ctx->cl;
+    if (device) *device = ctx->device;
+    if (queue) *queue = ctx->queue;
     return CLSSD_OK;
 }

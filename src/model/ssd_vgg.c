@@ -207,13 +207,13 @@ clssd_status clssd__ssd_vgg_build(const clssd_ssd_params *sp, clssd_graph *g, ch
     if (b.ok) {
         memset(&p, 0, sizeof p);
         p.l2norm.eps = 1e-10f;
-        norm = simple(&b, "conv4_3_norm", CLSSD_OP_L2NORM, &p, &conv4_3, 1);
-        if (b.ok) {
-            int32_t t = clssd__graph_add_tensor(g, "conv4_3_norm.scale",
-                                                (clssd_shape){1, g->nodes[conv4_3].out.c, 1, 1});
-            if (t < 0) return CLSSD_ERR_OUT_OF_MEMORY;
-            g->nodes[norm].weight = t;
-        }
+        norm = clssd__graph_add(g, "conv4_3_norm", CLSSD_OP_L2NORM, &p, &conv4_3, 1);
+        int32_t t = clssd__graph_add_tensor(g, "conv4_3_norm.scale",
+                                            (clssd_shape){1, g->nodes[conv4_3].out.c, 1, 1});
+        if (norm < 0 || t < 0) return CLSSD_ERR_OUT_OF_MEMORY;
+        g->nodes[norm].weight = t; /* before infer, which checks the scale's size */
+        if (clssd__l2norm_infer(g, &g->nodes[norm], err, err_size) != CLSSD_OK)
+            return CLSSD_ERR_BAD_MODEL;
     }
 
     int32_t sources[7] = {norm, fc7};
@@ -236,7 +236,9 @@ clssd_status clssd__ssd_vgg_build(const clssd_ssd_params *sp, clssd_graph *g, ch
     prior_sizes(S, coco, n_src, mins, maxs, steps);
     int32_t locs[7], confs[7], priors[7];
     for (int32_t i = 0; i < n_src && b.ok; i++) {
-        const char *sname = g->nodes[sources[i]].name;
+        /* a copy: adding nodes below may move g->nodes */
+        char sname[CLSSD_NAME_LEN];
+        memcpy(sname, g->nodes[sources[i]].name, sizeof sname);
         char name[CLSSD_NAME_LEN + 32]; /* over-long names are refused by graph_add */
         memset(&p, 0, sizeof p);
         p.prior.n_min = 1;

@@ -6,8 +6,10 @@
 clssd_status clssd__input_infer(const clssd_graph *g, clssd_node *n, char *err, size_t err_size)
 {
     (void)g;
-    if (n->n_src != 0 || n->out.c <= 0 || n->out.h <= 0 || n->out.w <= 0 || n->out.c > 4096 ||
-        n->out.h > 16384 || n->out.w > 16384) {
+    /* Each dim up to 2^24 (head tensors are [1, P*C, 1, 1]), 2^28 values in all. */
+    if (n->n_src != 0 || n->out.c <= 0 || n->out.h <= 0 || n->out.w <= 0 ||
+        n->out.c > (1 << 24) || n->out.h > (1 << 24) || n->out.w > (1 << 24) ||
+        (int64_t)n->out.c * n->out.h * n->out.w > ((int64_t)1 << 28)) {
         snprintf(err, err_size, "bad input shape %dx%dx%d", n->out.c, n->out.h, n->out.w);
         return CLSSD_ERR_BAD_MODEL;
     }

@@ -97,6 +97,11 @@ int op_case_count(void)
     return (int)(sizeof cases / sizeof cases[0]);
 }
 
+clssd_op op_case_op(int i)
+{
+    return cases[i].op;
+}
+
 const char *op_case_label(int i)
 {
     return cases[i].label;

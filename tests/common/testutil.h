@@ -20,6 +20,7 @@ int op_case_count(void);
 int op_case_build(int i, op_case *c);
 void op_case_free(op_case *c);
 const char *op_case_label(int i);
+clssd_op op_case_op(int i);
 
 /* Devices: all platforms and devices, or the one in CLSSD_TEST_DEVICE=P:D. */
 int test_devices(clssd_device_info *out, int cap);
