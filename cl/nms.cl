@@ -49,8 +49,15 @@ int clssd_nms_iou_le(float inter, float uni, float t)
     if (!(uni > 0.0f) || isinf(uni) || !(inter >= 0.0f) || isinf(inter) || !(t >= FLT_MIN) ||
         !(t < 2.0f))
         return inter / uni <= t; /* special values, t == 0, or IoU <= 1 < t */
-    const float h = (nextafter(t, INFINITY) - t) * 0.5f;
+    /* Fast path: farther than 2^-18 (relative) from t, rounding cannot cross it: the
+     * rounding of t * uni, of the band and of the quotient is 2^-24 each. */
     const float p = t * uni;
+    if (p >= 1e-30f) {
+        const float band = p * 3.814697265625e-6f; /* 2^-18, exact */
+        if (inter < p - band) return 1;
+        if (inter > p + band) return 0;
+    }
+    const float h = (nextafter(t, INFINITY) - t) * 0.5f;
     const float pe = fma(t, uni, -p);
     const float hb = h * uni;
     float e0, e1, q, g0, g1, g2;
@@ -73,13 +80,18 @@ float clssd_nms_area(float4 b)
     return (b.z < b.x || b.w < b.y) ? 0.0f : (b.z - b.x) * (b.w - b.y);
 }
 
-/* IoU(a, b) <= t with the formula of docs/ops.md (no +1, zero area for inverted boxes). */
-int clssd_nms_iou_ok(float4 a, float aa, float4 b, float ab, float t)
+/* IoU(kept k, candidate c) <= t with the formula of docs/ops.md (no +1, zero area for
+ * inverted boxes), written as the reference writes it so that even NaN and infinite
+ * coordinates (decoded from wild logits) give the same answer: disjoint boxes have IoU 0
+ * without a division (two empty boxes would give 0 / 0 = NaN and suppress), and min/max
+ * are the reference's comparisons, not fmin/fmax, which treat NaN differently. */
+int clssd_nms_iou_ok(float4 k, float ak, float4 c, float ac, float t)
 {
-    float inter = 0.0f;
-    if (!(b.x > a.z || b.z < a.x || b.y > a.w || b.w < a.y))
-        inter = (fmin(a.z, b.z) - fmax(a.x, b.x)) * (fmin(a.w, b.w) - fmax(a.y, b.y));
-    return clssd_nms_iou_le(inter, aa + ab - inter, t);
+    if (k.x > c.z || k.z < c.x || k.y > c.w || k.w < c.y) return 0.0f <= t;
+    const float x1 = c.x > k.x ? c.x : k.x, y1 = c.y > k.y ? c.y : k.y;
+    const float x2 = c.z < k.z ? c.z : k.z, y2 = c.w < k.w ? c.w : k.w;
+    const float inter = (x2 - x1) * (y2 - y1);
+    return clssd_nms_iou_le(inter, ac + ak - inter, t);
 }
 
 /* Inclusive prefix sums of a[0, wg) and b[0, wg) in place (Hillis-Steele). */
@@ -116,45 +128,41 @@ int clssd_nms_before(uint ka, uint pa, uint kb, uint pb)
     return ka > kb || (ka == kb && pa < pb);
 }
 
-void clssd_nms_sort_local(__local uint *k, __local uint *v, int L, int lid, int wg)
+/* One compare-exchange stage of a bitonic sort of L (a power of two) entries. */
+void clssd_nms_sort_step_local(__local uint *k, __local uint *v, int L, int size, int stride,
+                               int lid, int wg)
 {
-    for (int size = 2; size <= L; size <<= 1)
-        for (int stride = size >> 1; stride > 0; stride >>= 1) {
-            for (int t = lid; t < L / 2; t += wg) {
-                const int i = 2 * t - (t & (stride - 1)), j = i + stride;
-                const uint ka = k[i], kb = k[j], va = v[i], vb = v[j];
-                const int up = (i & size) == 0;
-                if (up ? clssd_nms_before(kb, vb, ka, va) : clssd_nms_before(ka, va, kb, vb)) {
-                    k[i] = kb;
-                    k[j] = ka;
-                    v[i] = vb;
-                    v[j] = va;
-                }
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
+    for (int t = lid; t < L / 2; t += wg) {
+        const int i = 2 * t - (t & (stride - 1)), j = i + stride;
+        const uint ka = k[i], kb = k[j], va = v[i], vb = v[j];
+        const int up = (i & size) == 0;
+        if (up ? clssd_nms_before(kb, vb, ka, va) : clssd_nms_before(ka, va, kb, vb)) {
+            k[i] = kb;
+            k[j] = ka;
+            v[i] = vb;
+            v[j] = va;
         }
+    }
 }
 
-void clssd_nms_sort_global(__global uint *k, __global uint *v, int L, int lid, int wg)
+void clssd_nms_sort_step_global(__global uint *k, __global uint *v, int L, int size, int stride,
+                                int lid, int wg)
 {
-    for (int size = 2; size <= L; size <<= 1)
-        for (int stride = size >> 1; stride > 0; stride >>= 1) {
-            for (int t = lid; t < L / 2; t += wg) {
-                const int i = 2 * t - (t & (stride - 1)), j = i + stride;
-                const uint ka = k[i], kb = k[j], va = v[i], vb = v[j];
-                const int up = (i & size) == 0;
-                if (up ? clssd_nms_before(kb, vb, ka, va) : clssd_nms_before(ka, va, kb, vb)) {
-                    k[i] = kb;
-                    k[j] = ka;
-                    v[i] = vb;
-                    v[j] = va;
-                }
-            }
-            barrier(CLK_GLOBAL_MEM_FENCE);
+    for (int t = lid; t < L / 2; t += wg) {
+        const int i = 2 * t - (t & (stride - 1)), j = i + stride;
+        const uint ka = k[i], kb = k[j], va = v[i], vb = v[j];
+        const int up = (i & size) == 0;
+        if (up ? clssd_nms_before(kb, vb, ka, va) : clssd_nms_before(ka, va, kb, vb)) {
+            k[i] = kb;
+            k[j] = ka;
+            v[i] = vb;
+            v[j] = va;
         }
+    }
 }
 
-/* keys[(b * Cn + ci) * P + p] (keys = ws + keys_off) for the Cn non-background classes. Global size (P, B * Cn). */
+/* keys[(b * Cn + ci) * P + p] (keys = ws + keys_off) for the Cn non-background classes.
+ * Global size (P, B * Cn). */
 __kernel void clssd_nms_keys(__global const float *conf, __global uint *ws, const uint keys_off,
                              const int P, const int C, const int Cn, const int bg,
                              const int n_rows, const int conf_stride, const float thresh)
@@ -212,31 +220,27 @@ __kernel void clssd_nms_class(__global uint *ws, const uint keys_off,
     const uint nvalid = sh[0];
 
     /* (2) more than top_k: radix-select the K-th largest key, one byte per pass. Afterwards
-     * the keys > kth are K - rem candidates and the first rem keys == kth complete them. */
-    uint kth = 0u, rem = 0u;
-    if (nvalid > (uint)K) {
-        for (int shift = 24; shift >= 0; shift -= 8) {
-            if (shift < 24) {
-                const uint mask = 0xFFFFFFFFu << (shift + 8), prefix = sh[1];
-                for (int i = lid; i < 256; i += wg) hist[i] = 0u;
-                barrier(CLK_LOCAL_MEM_FENCE);
-                for (int p = lid; p < P; p += wg) {
-                    const uint k = key[p];
-                    if (k && (k & mask) == prefix) atomic_inc(&hist[(k >> shift) & 255u]);
-                }
-                barrier(CLK_LOCAL_MEM_FENCE);
+     * the keys > kth are K - rem candidates and the first rem keys == kth complete them.
+     * The passes always run (idle when not needed): PoCL compiles barriers inside branches
+     * very slowly, so every barrier of this kernel sits at the top level of a loop body. */
+    const int need = nvalid > (uint)K;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        const int pass = need && shift < 24;
+        const uint mask = pass ? 0xFFFFFFFFu << (shift + 8) : 0u, prefix = sh[1];
+        if (pass)
+            for (int i = lid; i < 256; i += wg) hist[i] = 0u;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (pass)
+            for (int p = lid; p < P; p += wg) {
+                const uint k = key[p];
+                if (k && (k & mask) == prefix) atomic_inc(&hist[(k >> shift) & 255u]);
             }
-            if (lid == 0) clssd_nms_walk(hist, sh, shift);
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        kth = sh[1];
-        rem = sh[2];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (need && lid == 0) clssd_nms_walk(hist, sh, shift);
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
-    const int n = (int)min(nvalid, (uint)K);
-    if (n == 0) {
-        if (lid == 0) res[0] = 0u;
-        return;
-    }
+    const uint kth = need ? sh[1] : 0u, rem = need ? sh[2] : 0u;
+    const int n = (int)min(nvalid, (uint)K); /* 0: every loop below is empty */
 
     /* (3) ordered compaction into skey/spri: each work-item owns a contiguous prior range, so
      * one scan of its counts gives every position; ties at kth go to the lowest priors. */
@@ -274,20 +278,26 @@ __kernel void clssd_nms_class(__global uint *ws, const uint keys_off,
     }
     barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
 
-    /* (4) sort by (key desc, prior asc) */
-    if (L <= NMS_LSORT) {
-        __local uint *lk = lm, *lp = lm + NMS_LSORT;
+    /* (4) sort by (key desc, prior asc), in local memory when the list fits */
+    const int use_local = L <= NMS_LSORT;
+    __local uint *lk = lm, *lp = lm + NMS_LSORT;
+    if (use_local)
         for (int i = lid; i < L; i += wg) {
             lk[i] = skey[i];
             lp[i] = spri[i];
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        clssd_nms_sort_local(lk, lp, L, lid, wg);
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    for (int size = 2; size <= L; size <<= 1)
+        for (int stride = size >> 1; stride > 0; stride >>= 1) {
+            if (use_local)
+                clssd_nms_sort_step_local(lk, lp, L, size, stride, lid, wg);
+            else
+                clssd_nms_sort_step_global(skey, spri, L, size, stride, lid, wg);
+            barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+        }
+    if (use_local)
         for (int i = lid; i < n; i += wg) spri[i] = lp[i];
-        barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-    } else {
-        clssd_nms_sort_global(skey, spri, L, lid, wg);
-    }
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
 
     /* (5) greedy NMS in blocks of wg candidates: (a) each candidate against the boxes kept by
      * earlier blocks, in parallel; (b) masks of the IoU conflicts inside the block; (c) one
@@ -385,32 +395,30 @@ __kernel void clssd_nms_gather(__global const uint *ws, const uint keys_off,
     barrier(CLK_LOCAL_MEM_FENCE);
     const uint total = sh[0];
 
-    uint kth = 0u, rem = 0u; /* default: every kept box (all keys are > 0) */
-    if (total > (uint)keep) {
-        if (keep == 0) {
-            kth = 0xFFFFFFFFu; /* above every key: nothing */
-        } else {
-            for (int shift = 24; shift >= 0; shift -= 8) {
-                const uint mask = shift == 24 ? 0u : 0xFFFFFFFFu << (shift + 8), prefix = sh[1];
-                for (int i = lid; i < 256; i += wg) hist[i] = 0u;
-                barrier(CLK_LOCAL_MEM_FENCE);
-                for (int ci = 0; ci < Cn; ci++) {
-                    __global const uint *r = res0 + (size_t)ci * stride;
-                    __global const uint *kc = key0 + (size_t)ci * (size_t)P;
-                    const uint cnt = r[0];
-                    for (uint q = (uint)lid; q < cnt; q += (uint)wg) {
-                        const uint k = kc[r[1 + q]];
-                        if (k && (k & mask) == prefix) atomic_inc(&hist[(k >> shift) & 255u]);
-                    }
+    /* more than keep: radix-select the keep-th largest key (passes idle otherwise, as in
+     * clssd_nms_class); keep == 0 selects nothing, fewer than keep selects every key (> 0) */
+    const int need = total > (uint)keep && keep > 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        const uint mask = shift == 24 ? 0u : 0xFFFFFFFFu << (shift + 8), prefix = sh[1];
+        if (need)
+            for (int i = lid; i < 256; i += wg) hist[i] = 0u;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (need)
+            for (int ci = 0; ci < Cn; ci++) {
+                __global const uint *r = res0 + (size_t)ci * stride;
+                __global const uint *kc = key0 + (size_t)ci * (size_t)P;
+                const uint cnt = r[0];
+                for (uint q = (uint)lid; q < cnt; q += (uint)wg) {
+                    const uint k = kc[r[1 + q]];
+                    if (k && (k & mask) == prefix) atomic_inc(&hist[(k >> shift) & 255u]);
                 }
-                barrier(CLK_LOCAL_MEM_FENCE);
-                if (lid == 0) clssd_nms_walk(hist, sh, shift);
-                barrier(CLK_LOCAL_MEM_FENCE);
             }
-            kth = sh[1];
-            rem = sh[2];
-        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (need && lid == 0) clssd_nms_walk(hist, sh, shift);
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
+    const uint kth = need ? sh[1] : total > (uint)keep ? 0xFFFFFFFFu : 0u;
+    const uint rem = need ? sh[2] : 0u;
 
     /* per class: gt = entries with key > kth (a prefix), eq = entries == kth right after it;
      * the rem ties are taken in label order, so with the exclusive sums over the classes

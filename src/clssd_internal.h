@@ -339,6 +339,9 @@ clssd_status clssd__file_load(const char *path, clssd_graph *g, char *err, size_
 clssd_status clssd__file_load_mem(const void *data, size_t size, clssd_graph *g, char *err,
                                   size_t err_size);
 
+/* Infers shapes and creates the device plan; takes ownership of *g (left empty). */
+clssd_status clssd__model_from_graph(clssd_context *ctx, clssd_graph *g, clssd_model **out);
+
 struct clssd_model {
     clssd_context *ctx;
     clssd_graph g;

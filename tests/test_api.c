@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -130,6 +131,38 @@ START_TEST(test_detect_args_and_buffer_too_small)
 }
 END_TEST
 
+/* A model saved to .clssd and loaded back detects exactly what the original does. */
+START_TEST(test_save_load_same_detections)
+{
+    clssd_context *ctx = make_ctx();
+    clssd_model *m = make_model(ctx);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/clssd-api-%ld.clssd", (long)getpid());
+    ck_assert_msg(clssd_model_save(m, path) == CLSSD_OK, "%s", clssd_last_error(ctx));
+    clssd_model *m2 = NULL;
+    ck_assert_msg(clssd_model_load(ctx, path, &m2) == CLSSD_OK, "%s", clssd_last_error(ctx));
+    remove(path);
+    uint8_t img[50 * 70 * 3];
+    for (size_t i = 0; i < sizeof img; i++) img[i] = (uint8_t)((i * 13u) ^ (i >> 5));
+    clssd_detection a[200], b[200];
+    size_t na = 0, nb = 0;
+    ck_assert_int_eq(clssd_detect(m, img, 50, 70, 150, NULL, a, 200, &na), CLSSD_OK);
+    ck_assert_int_eq(clssd_detect(m2, img, 50, 70, 150, NULL, b, 200, &nb), CLSSD_OK);
+    ck_assert_uint_gt(na, 0);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_int_eq(memcmp(a, b, na * sizeof a[0]), 0);
+    clssd_model_info ia, ib;
+    clssd_model_get_info(m, &ia);
+    clssd_model_get_info(m2, &ib);
+    ck_assert_str_eq(ia.name, ib.name);
+    ck_assert_int_eq(ia.n_params, ib.n_params);
+    ck_assert_str_eq(clssd_model_label(m2, 15), "person");
+    clssd_model_destroy(m2);
+    clssd_model_destroy(m);
+    clssd_context_destroy(ctx);
+}
+END_TEST
+
 /* Allocation failure at every allocation of model creation: an error, never a crash,
  * and nothing left behind (run under valgrind/ASan to see leaks). */
 START_TEST(test_alloc_failure_model_create)
@@ -190,6 +223,7 @@ int main(void)
         tcase_set_timeout(td, 600);
         tcase_add_test(td, test_model_bad_params);
         tcase_add_test(td, test_detect_args_and_buffer_too_small);
+        tcase_add_test(td, test_save_load_same_detections);
         tcase_add_test(td, test_alloc_failure_model_create);
         tcase_add_test(td, test_kernel_build_failure);
         suite_add_tcase(s, td);

@@ -120,8 +120,23 @@ static void run_e2e(int size, int classes, int batch)
     clssd_ssd_params_init(&sp, size, classes);
     sp.init = CLSSD_INIT_MSRA;
     sp.seed = 7;
+    clssd_graph g;
+    char err[256] = "";
+    clssd__graph_init(&g);
+    ck_assert_msg(clssd__ssd_vgg_build(&sp, &g, err, sizeof err) == CLSSD_OK, "%s", err);
+    clssd__graph_init_weights(&g, sp.seed, sp.init);
+    /* MSRA keeps the base's activations alive but leaves the heads' outputs at rms ~75:
+     * one-hot scores of exactly 1.0 and boxes of exp(15). Scaling the head weights gives
+     * logits like a trained SSD's (rms of a few units), where the comparison means something. */
+    for (int32_t i = 0; i < g.n_nodes; i++)
+        if (strstr(g.nodes[i].name, "_mbox_loc") || strstr(g.nodes[i].name, "_mbox_conf")) {
+            if (g.nodes[i].op != CLSSD_OP_CONV2D) continue;
+            clssd_tensor *w = &g.tensors[g.nodes[i].weight];
+            const size_t cnt = clssd__shape_count(&w->shape);
+            for (size_t k = 0; k < cnt; k++) w->data[k] *= 0.04f;
+        }
     clssd_model *m = NULL;
-    clssd_status s = clssd_model_create_ssd(g_ctx, &sp, &m);
+    clssd_status s = clssd__model_from_graph(g_ctx, &g, &m);
     ck_assert_msg(s == CLSSD_OK, "[%s] create ssd%d: %s", dev, size, clssd_last_error(g_ctx));
 
     clssd_image imgs[2];
@@ -157,7 +172,7 @@ static void run_e2e(int size, int classes, int batch)
         long worst = compare_floats(r, got, n, (float)(2e-4 * rms), 1e-3f, &nmse, msg, sizeof msg);
         printf("  ssd%d %s: %zu values, rms %.3g, NMSE %.3g\n", size, heads[h], n, rms, nmse);
         ck_assert_msg(worst < 0, "[%s] ssd%d %s: NMSE %.3g, %s", dev, size, heads[h], nmse, msg);
-        ck_assert_msg(rms > 1e-3, "ssd%d %s: activations vanished (rms %g)", size, heads[h], rms);
+        ck_assert_msg(rms > 0.5 && rms < 20, "ssd%d %s: logits rms %g is not like a trained net's", size, heads[h], rms);
         free(got);
     }
 
@@ -188,7 +203,22 @@ static void run_e2e(int size, int classes, int batch)
         ck_assert_msg(counts[b] == (size_t)out[b * per], "API count %zu vs %g", counts[b], (double)out[b * per]);
     }
 
-    /* 3. detections of the full reference chain vs the device, as sets */
+    /* 3. the NMS inputs of the two chains (decoded boxes, softmax scores) agree closely */
+    for (int k = 0; k < 2; k++) {
+        const int32_t id = nms->src[k];
+        const float *got = k == 0 ? boxes : conf, *r = ref[id];
+        const size_t n = k == 0 ? nb : nc;
+        char msg[256];
+        double nmse = 0;
+        long worst = compare_floats(r, got, n, 1e-5f, 1e-4f, &nmse, msg, sizeof msg);
+        ck_assert_msg(worst < 0, "[%s] ssd%d %s: NMSE %.3g, %s", dev, size, m->g.nodes[id].name, nmse, msg);
+    }
+
+    /* 4. detections of the full reference chain vs the device, as sets. Not all of them: with
+     * random weights a class holds many overlapping boxes whose scores differ in the 7th
+     * digit, so a 1-ulp difference upstream reorders two candidates or moves an IoU across
+     * 0.45 and greedy NMS cascades. Steps 2 and 3 already pin the device to the reference;
+     * this step shows how close the final answers are and fails on systematic errors. */
     const float *rd = ref[m->g.output];
     size_t matched = 0, n_ref = 0, off = 0;
     for (int b = 0; b < batch; b++) {
@@ -217,7 +247,7 @@ static void run_e2e(int size, int classes, int batch)
     }
     printf("  ssd%d batch %d: %zu reference detections, %zu device, %zu matched; "
            "device %.0f ms, reference %.0f ms\n", size, batch, n_ref, total, matched, t_dev, t_ref);
-    ck_assert_msg(total == n_ref && matched == n_ref,
+    ck_assert_msg(total == n_ref && matched * 10 >= n_ref * 9,
                   "[%s] ssd%d: %zu of %zu reference detections matched (device has %zu)", dev,
                   size, matched, n_ref, total);
 

@@ -6,7 +6,7 @@
 #include "clssd_internal.h"
 
 /* Takes ownership of *g (moved into the model). */
-static clssd_status model_from_graph(clssd_context *ctx, clssd_graph *g, clssd_model **out)
+clssd_status clssd__model_from_graph(clssd_context *ctx, clssd_graph *g, clssd_model **out)
 {
     char why[512] = "";
     clssd_status s = clssd__graph_infer(g, why, sizeof why);
@@ -51,7 +51,7 @@ clssd_status clssd_model_create_ssd(clssd_context *ctx, const clssd_ssd_params *
         return CLSSD_FAIL(ctx, s, "SSD builder: %s", why[0] ? why : clssd_status_string(s));
     }
     clssd__graph_init_weights(&g, p->seed, p->init);
-    return model_from_graph(ctx, &g, out);
+    return clssd__model_from_graph(ctx, &g, out);
 }
 
 clssd_status clssd_model_load(clssd_context *ctx, const char *path, clssd_model **out)
@@ -66,7 +66,7 @@ clssd_status clssd_model_load(clssd_context *ctx, const char *path, clssd_model 
         clssd__graph_free(&g);
         return CLSSD_FAIL(ctx, s, "%s", why[0] ? why : clssd_status_string(s));
     }
-    return model_from_graph(ctx, &g, out);
+    return clssd__model_from_graph(ctx, &g, out);
 }
 
 clssd_status clssd_model_save(const clssd_model *m, const char *path)
