@@ -67,10 +67,13 @@ typedef enum clssd_op {
     CLSSD_OP_DECODE,     /* CENTER_SIZE decode with per-prior variances: [N, P*4] */
     CLSSD_OP_NMS,        /* per-class top_k + greedy NMS + keep_top_k */
     CLSSD_OP_PREPROCESS, /* u8 RGB image -> bilinear resize -> channel order, mean, scale */
+    CLSSD_OP_ELTWISE,    /* Caffe Eltwise: PROD, SUM (with coefficients), MAX of n inputs */
+    CLSSD_OP_SCALE,      /* per-channel y = x * s[c] (+ b[c]): BatchNorm/Scale not folded */
     CLSSD_OP_COUNT
 } clssd_op; /* append-only once released: the .clssd file names ops by their table name */
 
 enum { CLSSD_POOL_MAX = 0, CLSSD_POOL_AVE = 1 };
+enum { CLSSD_ELTWISE_PROD = 0, CLSSD_ELTWISE_SUM = 1, CLSSD_ELTWISE_MAX = 2 }; /* Caffe's numbers */
 
 typedef union clssd_op_params {
     struct {
@@ -108,6 +111,11 @@ typedef union clssd_op_params {
         int32_t n_classes, background, top_k, keep_top_k;
         float conf_thresh, nms_thresh;
     } nms;
+    struct {
+        int32_t method;              /* CLSSD_ELTWISE_* */
+        float coeff[CLSSD_MAX_SRC];  /* SUM only; n_coeff = 0 means all 1 */
+        int32_t n_coeff;
+    } eltwise;
     struct {
         int32_t out_w, out_h;
         float mean[3];   /* subtracted, in the network's channel order */
@@ -302,6 +310,8 @@ CLSSD__DECLARE_OP(priorbox);
 CLSSD__DECLARE_OP(decode);
 CLSSD__DECLARE_OP(nms);
 CLSSD__DECLARE_OP(preprocess);
+CLSSD__DECLARE_OP(eltwise);
+CLSSD__DECLARE_OP(scale);
 clssd_status clssd__preprocess_run(clssd_exec *ex, const clssd_op_params *pre, cl_mem dst);
 size_t clssd__conv2d_workspace(const clssd_graph *g, const clssd_node *n, int32_t batch);
 size_t clssd__nms_workspace(const clssd_graph *g, const clssd_node *n, int32_t batch);

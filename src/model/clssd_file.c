@@ -388,6 +388,10 @@ static const pdesc PD_NMS[] = {I32("n_classes", p.nms.n_classes),
                                F32("conf_thresh", p.nms.conf_thresh),
                                F32("nms_thresh", p.nms.nms_thresh),
                                {0}};
+static const pdesc PD_ELTWISE[] = {
+    I32("op", p.eltwise.method),
+    {"coeff", P_F32S, NO(p.eltwise.coeff), NO(p.eltwise.n_coeff), CLSSD_MAX_SRC},
+    {0}};
 static const pdesc PD_PRE[] = {
     I32("out_w", p.pre.out_w), I32("out_h", p.pre.out_h), {"mean", P_F32FIX, NO(p.pre.mean), 0, 3},
     F32("scale", p.pre.scale), BOOL("bgr", p.pre.bgr),    {0}};
@@ -410,6 +414,8 @@ static const struct {
     [CLSSD_OP_DECODE] = {"decode", PD_NONE},
     [CLSSD_OP_NMS] = {"nms", PD_NMS},
     [CLSSD_OP_PREPROCESS] = {"preprocess", PD_PRE},
+    [CLSSD_OP_ELTWISE] = {"eltwise", PD_ELTWISE},
+    [CLSSD_OP_SCALE] = {"scale", PD_NONE},
 };
 _Static_assert(sizeof OPS / sizeof OPS[0] == CLSSD_OP_COUNT, "op names out of sync");
 

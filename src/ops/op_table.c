@@ -39,6 +39,11 @@ const clssd_op_desc clssd__ops[CLSSD_OP_COUNT] = {
                              .forward_cl = clssd__preprocess_cl,
                              .forward_ref = clssd__preprocess_ref, .tol_abs = 1e-4f,
                              .tol_rel = 1e-5f},
+    [CLSSD_OP_ELTWISE] = {.name = "eltwise", .program = "eltwise", .infer = clssd__eltwise_infer,
+                          .forward_cl = clssd__eltwise_cl, .forward_ref = clssd__eltwise_ref,
+                          .tol_abs = 1e-6f, .tol_rel = 1e-6f},
+    [CLSSD_OP_SCALE] = {.name = "scale", .program = "eltwise", .infer = clssd__scale_infer,
+                        .forward_cl = clssd__scale_cl, .forward_ref = clssd__scale_ref},
 };
 
 _Static_assert(sizeof clssd__ops / sizeof clssd__ops[0] == CLSSD_OP_COUNT,

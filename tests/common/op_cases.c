@@ -63,6 +63,7 @@ static const case_spec cases[] = {
     {"permute_conv4_3_loc", CLSSD_OP_PERMUTE, {.concat = {0}}, {S(16, 38, 38)}, 1, 2, GEN_NORMAL, 0},
     {"permute_odd", CLSSD_OP_PERMUTE, {.concat = {0}}, {S(5, 3, 7)}, 1, 3, GEN_NORMAL, 0},
     {"concat_axis1_odd", CLSSD_OP_CONCAT, {.concat = {1}}, {S(1, 1, 23), S(2, 3, 5), S(1, 1, 7)}, 3, 2, GEN_NORMAL, 0},
+    {"concat_axis1_feature_maps", CLSSD_OP_CONCAT, {.concat = {1}}, {S(3, 5, 7), S(4, 5, 7)}, 2, 2, GEN_NORMAL, 0},
     {"concat_axis2_priors", CLSSD_OP_CONCAT, {.concat = {2}}, {S(2, 92, 1), S(2, 24, 1), S(2, 16, 1)}, 3, 1, GEN_CONST2, 0},
     /* softmax */
     {"softmax_ssd300_voc", CLSSD_OP_SOFTMAX, {.softmax = {21}}, {S(1, 8732 * 21, 1)}, 1, 2, GEN_NORMAL, 0},
@@ -87,6 +88,13 @@ static const case_spec cases[] = {
     {"nms_ssd512_voc", CLSSD_OP_NMS, NMS(21, 400, 200, 0.01f), {S(1, 24564 * 4, 1), S(1, 24564 * 21, 1)}, 2, 1, GEN_NMS, 0},
     {"nms_ties_quantized", CLSSD_OP_NMS, NMS(5, 50, 30, 0.05f), {S(1, 997 * 4, 1), S(1, 997 * 5, 1)}, 2, 3, GEN_NMS_TIES, 0},
     {"nms_conf0_topk_all", CLSSD_OP_NMS, NMS(3, 5000, 500, 0.0f), {S(1, 301 * 4, 1), S(1, 301 * 3, 1)}, 2, 2, GEN_NMS, 0},
+    /* Caffe extras: residual sums, products, maxima, per-channel affine */
+    {"eltwise_sum_coeff", CLSSD_OP_ELTWISE, {.eltwise = {.method = CLSSD_ELTWISE_SUM, .coeff = {1.0f, -0.5f, 2.0f}, .n_coeff = 3}}, {S(5, 7, 3), S(5, 7, 3), S(5, 7, 3)}, 3, 2, GEN_NORMAL, 0},
+    {"eltwise_sum_resnet", CLSSD_OP_ELTWISE, {.eltwise = {.method = CLSSD_ELTWISE_SUM}}, {S(64, 75, 75), S(64, 75, 75)}, 2, 2, GEN_NORMAL, 0},
+    {"eltwise_prod", CLSSD_OP_ELTWISE, {.eltwise = {.method = CLSSD_ELTWISE_PROD}}, {S(3, 11, 13), S(3, 11, 13)}, 2, 3, GEN_NORMAL, 0},
+    {"eltwise_max3", CLSSD_OP_ELTWISE, {.eltwise = {.method = CLSSD_ELTWISE_MAX}}, {S(2, 9, 1), S(2, 9, 1), S(2, 9, 1)}, 3, 2, GEN_NORMAL, 0},
+    {"scale_bias", CLSSD_OP_SCALE, {.concat = {0}}, {S(32, 19, 19)}, 1, 2, GEN_NORMAL, 1},
+    {"scale_no_bias_odd", CLSSD_OP_SCALE, {.concat = {0}}, {S(7, 5, 3)}, 1, 3, GEN_NORMAL, 0},
     /* preprocessing */
     {"preprocess_640x480_to_300", CLSSD_OP_PREPROCESS, {.pre = {.out_w = 300, .out_h = 300, .mean = {104, 117, 123}, .scale = 1.0f, .bgr = 1}}, {S(0, 0, 0)}, 0, 2, GEN_IMAGE, 0},
     {"preprocess_upscale_rgb", CLSSD_OP_PREPROCESS, {.pre = {.out_w = 37, .out_h = 29, .mean = {127.5f, 127.5f, 127.5f}, .scale = 0.007843f, .bgr = 0}}, {S(0, 0, 0)}, 0, 3, GEN_IMAGE, 0},
@@ -168,6 +176,18 @@ int op_case_build(int idx, op_case *c)
             if (b < 0) goto fail;
             n->bias = b;
             for (int32_t k = 0; k < cs->p.conv.cout; k++) c->g.tensors[b].data[k] = 0.1f * clssd__rng_normal(&rng);
+        }
+    } else if (cs->op == CLSSD_OP_SCALE) {
+        const int32_t C = cs->src[0].c;
+        int32_t t = clssd__graph_add_tensor(&c->g, "s", (clssd_shape){1, C, 1, 1});
+        if (t < 0) goto fail;
+        n->weight = t;
+        for (int32_t k = 0; k < C; k++) c->g.tensors[t].data[k] = clssd__rng_normal(&rng);
+        if (cs->bias) {
+            int32_t b = clssd__graph_add_tensor(&c->g, "b", (clssd_shape){1, C, 1, 1});
+            if (b < 0) goto fail;
+            n->bias = b;
+            for (int32_t k = 0; k < C; k++) c->g.tensors[b].data[k] = clssd__rng_normal(&rng);
         }
     } else if (cs->op == CLSSD_OP_L2NORM) {
         int32_t t = clssd__graph_add_tensor(&c->g, "scale", (clssd_shape){1, cs->p.l2norm.channel_shared ? 1 : cs->src[0].c, 1, 1});
