@@ -142,8 +142,13 @@ CLSSD_API clssd_status clssd_model_get_info(const clssd_model *m, clssd_model_in
 CLSSD_API const char *clssd_model_label(const clssd_model *m, int32_t label);
 
 /* Detection */
+/* The SSD paper's settings (0.01, 0.45, 400, 200). */
 CLSSD_API void clssd_detect_params_init(clssd_detect_params *p);
-/* One image. `*n_dets` receives the number found; if it exceeds `cap` the call
+/* The model's own settings: what p == NULL in clssd_detect means. */
+CLSSD_API clssd_status clssd_model_detect_params(const clssd_model *m, clssd_detect_params *p);
+/* p == NULL: the model's own post-processing settings (for the SSD builder's models the
+ * reference ones above; for imported models those of their DetectionOutput layer).
+ * One image. `*n_dets` receives the number found; if it exceeds `cap` the call
  * returns CLSSD_ERR_BUFFER_TOO_SMALL with *n_dets set to the number needed. */
 CLSSD_API clssd_status clssd_detect(clssd_model *m, const uint8_t *rgb, int32_t width,
                                     int32_t height, int32_t stride,

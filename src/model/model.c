@@ -122,6 +122,20 @@ void clssd_detect_params_init(clssd_detect_params *p)
     p->keep_top_k = 200;
 }
 
+/* The model's own post-processing: the reference SSD settings for built models, those of
+ * the DetectionOutput layer for imported ones. */
+clssd_status clssd_model_detect_params(const clssd_model *m, clssd_detect_params *p)
+{
+    if (!m || !p) return CLSSD_ERR_INVALID_ARG;
+    const clssd_node *nms = &m->g.nodes[m->g.output];
+    clssd_detect_params_init(p);
+    p->conf_thresh = nms->p.nms.conf_thresh;
+    p->nms_thresh = nms->p.nms.nms_thresh;
+    p->top_k = nms->p.nms.top_k > 0 ? nms->p.nms.top_k : INT32_MAX;
+    p->keep_top_k = nms->p.nms.keep_top_k > 0 ? nms->p.nms.keep_top_k : nms->out.h - 1;
+    return CLSSD_OK;
+}
+
 /* Grows the plan when a batch larger than any before arrives. */
 static clssd_status ensure_batch(clssd_model *m, int32_t batch)
 {
@@ -211,20 +225,20 @@ clssd_status clssd_detect_batch(clssd_model *m, const clssd_image *images, size_
     if (n_images == 0 || n_images > MAX_BATCH)
         return CLSSD_FAIL(ctx, CLSSD_ERR_INVALID_ARG, "batch of %zu images (1..%d)", n_images,
                           MAX_BATCH);
+    const clssd_node *nms = &m->g.nodes[m->g.output];
     clssd_detect_params dp;
-    clssd_detect_params_init(&dp);
+    clssd_model_detect_params(m, &dp);
     if (p) {
         if (p->struct_size != sizeof *p)
             return CLSSD_FAIL(ctx, CLSSD_ERR_INVALID_ARG, "clssd_detect_params.struct_size");
         dp = *p;
     }
-    const clssd_node *nms = &m->g.nodes[m->g.output];
     if (!(dp.nms_thresh >= 0.0f && dp.nms_thresh <= 1.0f) || dp.top_k < 1 ||
-        dp.keep_top_k < 1 || dp.keep_top_k > nms->p.nms.keep_top_k || isnan(dp.conf_thresh))
+        dp.keep_top_k < 1 || dp.keep_top_k > nms->out.h - 1 || isnan(dp.conf_thresh))
         return CLSSD_FAIL(ctx, CLSSD_ERR_INVALID_ARG,
                           "detect params: nms_thresh %g in [0,1], top_k %d >= 1, keep_top_k %d in "
                           "1..%d", (double)dp.nms_thresh, dp.top_k, dp.keep_top_k,
-                          nms->p.nms.keep_top_k);
+                          nms->out.h - 1);
     if (!m->ex) CLSSD_TRY(ensure_batch(m, 1));
     CLSSD_TRY(ensure_batch(m, (int32_t)n_images));
     clssd_exec *ex = m->ex;

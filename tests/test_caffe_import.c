@@ -1,0 +1,328 @@
+/* Caffe import: every shared deploy net converts; a random-weight VGG SSD300 written as a
+ * real .caffemodel imports to exactly the network the builder makes; bad files and
+ * unsupported layers give errors that name the layer or blob. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "caffe.h"
+#include "testutil.h"
+
+static clssd_context *g_ctx;
+static int g_have_device;
+
+static const char *shared_path(const char *rel)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/models/%s", CLSSD_SHARED_DIR, rel);
+    return buf[k];
+}
+
+/* ---- a minimal protobuf writer, for caffemodels made by the test ---- */
+typedef struct pbuf {
+    uint8_t *p;
+    size_t n, cap;
+} pbuf;
+
+static void put(pbuf *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void varint(pbuf *b, uint64_t v)
+{
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n] = (uint8_t)(v & 0x7F);
+        v >>= 7;
+        if (v) t[n] |= 0x80;
+        n++;
+    } while (v);
+    put(b, t, n);
+}
+static void key(pbuf *b, unsigned field, unsigned wire)
+{
+    varint(b, (uint64_t)field << 3 | wire);
+}
+static void bytes_field(pbuf *b, unsigned field, const void *d, size_t n)
+{
+    key(b, field, 2);
+    varint(b, n);
+    put(b, d, n);
+}
+/* BlobProto { shape = 7 { dim = 1 (packed) }, data = 5 (packed float) } */
+static void blob(pbuf *layer, const int64_t *dims, int nd, const float *data, size_t count)
+{
+    pbuf s = {0}, bl = {0};
+    pbuf d = {0};
+    for (int i = 0; i < nd; i++) varint(&d, (uint64_t)dims[i]);
+    bytes_field(&s, 1, d.p, d.n);
+    bytes_field(&bl, 7, s.p, s.n);
+    uint8_t *le = malloc(count * 4 + 1);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u;
+        memcpy(&u, &data[i], 4);
+        for (int k = 0; k < 4; k++) le[4 * i + (size_t)k] = (uint8_t)(u >> (8 * k));
+    }
+    bytes_field(&bl, 5, le, count * 4);
+    bytes_field(layer, 7, bl.p, bl.n);
+    free(le);
+    free(s.p);
+    free(d.p);
+    free(bl.p);
+}
+
+/* Writes the builder's weights as NetParameter { layer = 100 { name = 1, blobs = 7 } }, with
+ * Caffe's layer names. wrong_blob names a layer whose first blob gets one value too few. */
+static void write_caffemodel(const clssd_graph *g, const char *path, const char *wrong_blob)
+{
+    pbuf net = {0};
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const clssd_node *n = &g->nodes[i];
+        if (n->weight < 0) continue;
+        pbuf layer = {0};
+        bytes_field(&layer, 1, n->name, strlen(n->name));
+        const clssd_tensor *w = &g->tensors[n->weight];
+        size_t cnt = clssd__shape_count(&w->shape);
+        if (n->op == CLSSD_OP_CONV2D) {
+            int64_t d[4] = {w->shape.n, w->shape.c, w->shape.h, w->shape.w};
+            int short_by = wrong_blob && !strcmp(wrong_blob, n->name);
+            blob(&layer, d, 4, w->data, cnt - (size_t)short_by);
+            if (n->bias >= 0) {
+                int64_t db[1] = {w->shape.n};
+                blob(&layer, db, 1, g->tensors[n->bias].data, (size_t)w->shape.n);
+            }
+        } else {
+            int64_t d[1] = {(int64_t)cnt};
+            blob(&layer, d, 1, w->data, cnt);
+        }
+        bytes_field(&net, 100, layer.p, layer.n);
+        free(layer.p);
+    }
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(net.p, 1, net.n, f), net.n);
+    fclose(f);
+    free(net.p);
+}
+
+static clssd_status import_files(const char *deploy, const char *weights, clssd_graph *g,
+                                 char *err, size_t err_size)
+{
+    caffe_msg *d = NULL, *w = NULL;
+    clssd__graph_init(g);
+    clssd_status s = caffe_parse_file(deploy, 0, &d, err, err_size);
+    if (s == CLSSD_OK && weights) s = caffe_parse_file(weights, 1, &w, err, err_size);
+    if (s == CLSSD_OK) s = caffe_import(d, w, NULL, g, err, err_size);
+    if (s == CLSSD_OK) s = clssd__graph_infer(g, err, err_size);
+    caffe_msg_free(d);
+    caffe_msg_free(w);
+    if (s != CLSSD_OK) clssd__graph_free(g);
+    return s;
+}
+
+/* Every deploy net in shared/models converts (definitions only: zero weights). */
+START_TEST(test_all_deploy_nets_import)
+{
+    static const struct { const char *path; int classes; int priors; } nets[] = {
+        {"ssd_vgg16_caffe_defs/VGG_VOC0712_SSD_300x300_deploy.prototxt", 21, 8732},
+        {"ssd_vgg16_caffe_defs/VGG_VOC0712_SSD_300x300_deploy_release_variant.prototxt", 21, 8732},
+        {"ssd_vgg16_caffe_defs/VGG_VOC0712_SSD_512x512_deploy.prototxt", 21, 24564},
+        {"ssd_vgg16_caffe_defs/VGG_coco_SSD_300x300_deploy.prototxt", 81, 8732},
+        {"ssd_vgg16_caffe_defs/VGG_coco_SSD_512x512_deploy.prototxt", 81, 24564},
+        {"mobilenet_ssd_caffe_defs/MobileNetSSD_deploy.prototxt", 21, 1917},
+        {"mobilenet_ssd_caffe_defs/MobileNetSSD_deploy_bn.prototxt", 21, 1917},
+        {"opencv_face_detector_res10_ssd/res10_300x300_ssd_deploy.prototxt", 2, 8732},
+        {"yufacedetectnet_caffe_ssd/yufacedetectnet-open-v1.prototxt", 2, -1},
+        {"yufacedetectnet_caffe_ssd/yufacedetectnet-open-v2.prototxt", 2, -1},
+    };
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        clssd_graph g;
+        char err[512] = "";
+        clssd_status s = import_files(shared_path(nets[i].path), NULL, &g, err, sizeof err);
+        ck_assert_msg(s == CLSSD_OK, "%s: %s", nets[i].path, err);
+        const clssd_node *nms = &g.nodes[g.output];
+        ck_assert_int_eq(nms->p.nms.n_classes, nets[i].classes);
+        const int priors = (int)(clssd__shape_count(&g.nodes[nms->src[0]].out) / 4);
+        if (nets[i].priors > 0)
+            ck_assert_msg(priors == nets[i].priors, "%s: %d priors", nets[i].path, priors);
+        printf("  %-75s %4d nodes %6d priors\n", nets[i].path, g.n_nodes, priors);
+        clssd__graph_free(&g);
+    }
+}
+END_TEST
+
+START_TEST(test_unsupported_and_bad_files)
+{
+    const char *bad = "/tmp/clssd-bad.prototxt";
+    FILE *f = fopen(bad, "w");
+    fputs("name: \"x\"\ninput: \"data\"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n"
+          "layer { name: \"warp\" type: \"SpatialTransformer\" bottom: \"data\" top: \"t\" }\n", f);
+    fclose(f);
+    clssd_graph g;
+    char err[512] = "";
+    ck_assert_int_eq(import_files(bad, NULL, &g, err, sizeof err), CLSSD_ERR_BAD_MODEL);
+    ck_assert_msg(strstr(err, "warp") && strstr(err, "SpatialTransformer"), "%s", err);
+    f = fopen(bad, "w");
+    fputs("input: \"data\"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n"
+          "layer { name: \"c\" type: \"Convolution\" bottom: \"nothere\" top: \"c\" "
+          "convolution_param { num_output: 2 kernel_size: 3 } }\n", f);
+    fclose(f);
+    ck_assert_int_eq(import_files(bad, NULL, &g, err, sizeof err), CLSSD_ERR_BAD_MODEL);
+    ck_assert_msg(strstr(err, "'c'") && strstr(err, "nothere"), "%s", err);
+    remove(bad);
+    ck_assert_int_ne(import_files("/nonexistent.prototxt", NULL, &g, err, sizeof err), CLSSD_OK);
+}
+END_TEST
+
+/* The builder's SSD300 and the reference prototxt + a caffemodel of the builder's weights:
+ * the same network, so the same detections, bit for bit. */
+START_TEST(test_vgg_ssd300_caffe_equals_builder)
+{
+    clssd_ssd_params sp;
+    clssd_ssd_params_init(&sp, 300, 21);
+    sp.init = CLSSD_INIT_MSRA;
+    sp.width_div = 1;
+    clssd_graph built;
+    char err[512] = "";
+    clssd__graph_init(&built);
+    ck_assert_int_eq(clssd__ssd_vgg_build(&sp, &built, err, sizeof err), CLSSD_OK);
+    clssd__graph_init_weights(&built, 5, CLSSD_INIT_MSRA);
+    for (int32_t i = 0; i < built.n_nodes; i++) /* trained-like head outputs (see test_model) */
+        if (built.nodes[i].op == CLSSD_OP_CONV2D && strstr(built.nodes[i].name, "_mbox_")) {
+            clssd_tensor *w = &built.tensors[built.nodes[i].weight];
+            for (size_t k = 0; k < clssd__shape_count(&w->shape); k++) w->data[k] *= 0.04f;
+        }
+    const char *model = "/tmp/clssd-test-vgg300.caffemodel";
+    write_caffemodel(&built, model, NULL);
+
+    clssd_graph imported;
+    const char *deploy = shared_path("ssd_vgg16_caffe_defs/VGG_VOC0712_SSD_300x300_deploy.prototxt");
+    ck_assert_msg(import_files(deploy, model, &imported, err, sizeof err) == CLSSD_OK, "%s", err);
+    /* same weights in the same place */
+    for (int32_t t = 0; t < built.n_tensors; t++) {
+        int32_t u = clssd__graph_find_tensor(&imported, built.tensors[t].name);
+        ck_assert_msg(u >= 0, "imported net lacks tensor %s", built.tensors[t].name);
+        size_t cnt = clssd__shape_count(&built.tensors[t].shape);
+        ck_assert_uint_eq(clssd__shape_count(&imported.tensors[u].shape), cnt);
+        ck_assert_msg(memcmp(built.tensors[t].data, imported.tensors[u].data, cnt * 4) == 0,
+                      "tensor %s differs", built.tensors[t].name);
+    }
+    /* Caffe's prior boxes and the builder's agree exactly */
+    clssd_node *pa = &built.nodes[clssd__graph_find_node(&built, "mbox_priorbox")];
+    const int32_t pbi = clssd__graph_find_node(&imported, "mbox_priorbox");
+    ck_assert_int_ge(pbi, 0);
+    ck_assert_int_eq(pa->out.h, imported.nodes[pbi].out.h);
+
+    if (g_have_device) {
+        imported.pre = built.pre; /* the prototxt carries no preprocessing */
+        clssd_model *ma = NULL, *mb = NULL;
+        ck_assert_int_eq(clssd__model_from_graph(g_ctx, &built, &ma), CLSSD_OK);
+        ck_assert_int_eq(clssd__model_from_graph(g_ctx, &imported, &mb), CLSSD_OK);
+        const int W = 320, H = 240;
+        uint8_t *img = malloc((size_t)W * H * 3);
+        for (size_t k = 0; k < (size_t)W * H * 3; k++) img[k] = (uint8_t)((k * 2654435761u) >> 24);
+        clssd_detect_params dp;
+        clssd_detect_params_init(&dp); /* the edited deploy file keeps 1000; ask for 200 */
+        clssd_detection da[200], db[200];
+        size_t na = 0, nb = 0;
+        ck_assert_int_eq(clssd_detect(ma, img, W, H, W * 3, &dp, da, 200, &na), CLSSD_OK);
+        ck_assert_msg(clssd_detect(mb, img, W, H, W * 3, &dp, db, 200, &nb) == CLSSD_OK, "%s", clssd_last_error(g_ctx));
+        printf("  VGG SSD300: builder %zu detections, Caffe import %zu\n", na, nb);
+        ck_assert_uint_gt(na, 0);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_msg(memcmp(da, db, na * sizeof da[0]) == 0, "detections differ");
+        free(img);
+        clssd_model_destroy(ma);
+        clssd_model_destroy(mb);
+    } else {
+        clssd__graph_free(&built);
+        clssd__graph_free(&imported);
+    }
+
+    /* a blob one value short: the error names the layer and the blob */
+    clssd__graph_init(&built);
+    ck_assert_int_eq(clssd__ssd_vgg_build(&sp, &built, err, sizeof err), CLSSD_OK);
+    write_caffemodel(&built, model, "conv3_2");
+    clssd__graph_free(&built);
+    ck_assert_int_eq(import_files(deploy, model, &imported, err, sizeof err), CLSSD_ERR_BAD_MODEL);
+    ck_assert_msg(strstr(err, "conv3_2") && strstr(err, "weights"), "%s", err);
+    /* truncated caffemodel */
+    FILE *f = fopen(model, "r+b");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    ck_assert_int_eq(truncate(model, size / 2), 0);
+    ck_assert_int_ne(import_files(deploy, model, &imported, err, sizeof err), CLSSD_OK);
+    ck_assert_msg(err[0], "no message for a truncated caffemodel");
+    remove(model);
+}
+END_TEST
+
+/* YuFaceDetectNet, real weights: the converted nets find faces. */
+START_TEST(test_yufacedetectnet_real_weights)
+{
+    static const char *v[2] = {"v1", "v2"};
+    for (int k = 0; k < 2; k++) {
+        char dp[256], wp[256];
+        snprintf(dp, sizeof dp, "yufacedetectnet_caffe_ssd/yufacedetectnet-open-%s.prototxt", v[k]);
+        snprintf(wp, sizeof wp, "yufacedetectnet_caffe_ssd/yufacedetectnet-open-%s.caffemodel", v[k]);
+        clssd_graph g;
+        char err[512] = "";
+        ck_assert_msg(import_files(shared_path(dp), shared_path(wp), &g, err, sizeof err) == CLSSD_OK, "%s", err);
+        const int32_t n_nodes = g.n_nodes;
+        clssd_model *m = NULL;
+        ck_assert_msg(clssd__model_from_graph(g_ctx, &g, &m) == CLSSD_OK, "%s", clssd_last_error(g_ctx));
+        /* a synthetic face-free image must not give confident faces everywhere */
+        const int W = 320, H = 240;
+        uint8_t *img = calloc((size_t)W * H * 3, 1);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) img[i] = (uint8_t)(40 + (i / 3 % W) / 8);
+        clssd_detection d[64];
+        size_t n = 0;
+        ck_assert_int_eq(clssd_detect(m, img, W, H, W * 3, NULL, d, 64, &n), CLSSD_OK);
+        size_t confident = 0;
+        for (size_t i = 0; i < n; i++) confident += d[i].score > 0.5f;
+        printf("  yufacedetectnet %s: %d nodes, blank image: %zu confident detections\n", v[k], n_nodes, confident);
+        ck_assert_uint_eq(confident, 0);
+        free(img);
+        clssd_model_destroy(m);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    clssd_device_info devs[4];
+    g_have_device = test_devices(devs, 4) > 0;
+    if (g_have_device) {
+        clssd_context_params p;
+        clssd_context_params_init(&p);
+        if (clssd_context_create(&p, &g_ctx) != CLSSD_OK) g_have_device = 0;
+    }
+    Suite *s = suite_create("caffe_import");
+    TCase *tc = tcase_create("import");
+    tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, test_all_deploy_nets_import);
+    tcase_add_test(tc, test_unsupported_and_bad_files);
+    tcase_add_test(tc, test_vgg_ssd300_caffe_equals_builder);
+    if (g_have_device) tcase_add_test(tc, test_yufacedetectnet_real_weights);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    clssd_context_destroy(g_ctx);
+    if (failed) return 1;
+    return g_have_device ? 0 : 77;
+}

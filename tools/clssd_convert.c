@@ -1,0 +1,122 @@
+/* clssd-convert: other frameworks' SSD models -> .clssd
+ *
+ *   clssd-convert caffe DEPLOY.prototxt WEIGHTS.caffemodel OUT.clssd [options]
+ *   clssd-convert caffe DEPLOY.prototxt --random SEED OUT.clssd [options]
+ *
+ * The prototxt cannot carry the preprocessing, so it is given here and stored in the file:
+ *   --mean B,G,R   subtracted, in the network's channel order (default 0,0,0)
+ *   --scale S      multiplied after the mean (default 1)
+ *   --rgb          the network wants RGB (default BGR, Caffe's order)
+ *   --input WxH    override the prototxt's input size
+ *   --labelmap F   class names from a labelmap*.prototxt
+ *   --name NAME    model name (default: the prototxt's)
+ * --random SEED fills every weight with seeded random values (MSRA) instead of reading a
+ * caffemodel: for nets whose weights are not at hand. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caffe.h"
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: clssd-convert caffe DEPLOY.prototxt (WEIGHTS.caffemodel | --random SEED) "
+            "OUT.clssd\n"
+            "       [--mean B,G,R] [--scale S] [--rgb] [--input WxH] [--labelmap FILE] "
+            "[--name NAME]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5 || strcmp(argv[1], "caffe") != 0) return usage();
+    const char *deploy_path = argv[2], *weights_path = NULL, *out_path;
+    long long seed = -1;
+    int i = 3;
+    if (!strcmp(argv[i], "--random")) {
+        if (argc < 6) return usage();
+        seed = atoll(argv[i + 1]);
+        i += 2;
+    } else {
+        weights_path = argv[i++];
+    }
+    out_path = argv[i++];
+    caffe_import_options o;
+    caffe_import_options_init(&o);
+    const char *labelmap_path = NULL;
+    for (; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--rgb")) {
+            o.bgr = 0;
+            continue;
+        }
+        if (!v) return usage();
+        if (!strcmp(a, "--mean")) {
+            if (sscanf(v, "%f,%f,%f", &o.mean[0], &o.mean[1], &o.mean[2]) != 3) return usage();
+        } else if (!strcmp(a, "--scale")) {
+            o.scale = strtof(v, NULL);
+        } else if (!strcmp(a, "--input")) {
+            if (sscanf(v, "%dx%d", &o.input_w, &o.input_h) != 2) return usage();
+        } else if (!strcmp(a, "--labelmap")) {
+            labelmap_path = v;
+        } else if (!strcmp(a, "--name")) {
+            o.name = v;
+        } else {
+            return usage();
+        }
+        i++;
+    }
+
+    char err[512] = "";
+    caffe_msg *deploy = NULL, *weights = NULL, *labelmap = NULL;
+    clssd_graph g;
+    clssd__graph_init(&g);
+    int rc = 1;
+    clssd_status s = caffe_parse_file(deploy_path, 0, &deploy, err, sizeof err);
+    if (s != CLSSD_OK) {
+        fprintf(stderr, "clssd-convert: %s: %s\n", deploy_path, err);
+        goto done;
+    }
+    if (weights_path) {
+        s = caffe_parse_file(weights_path, 1, &weights, err, sizeof err);
+        if (s != CLSSD_OK) {
+            fprintf(stderr, "clssd-convert: %s: %s\n", weights_path, err);
+            goto done;
+        }
+    }
+    s = caffe_import(deploy, weights, &o, &g, err, sizeof err);
+    if (s != CLSSD_OK) {
+        fprintf(stderr, "clssd-convert: %s: %s\n", deploy_path, err);
+        goto done;
+    }
+    if (seed >= 0) clssd__graph_init_weights(&g, (uint64_t)seed, CLSSD_INIT_MSRA);
+    if (labelmap_path) {
+        s = caffe_parse_file(labelmap_path, 0, &labelmap, err, sizeof err);
+        if (s == CLSSD_OK) s = caffe_import_labelmap(labelmap, &g, err, sizeof err);
+        if (s != CLSSD_OK) {
+            fprintf(stderr, "clssd-convert: %s: %s\n", labelmap_path, err);
+            goto done;
+        }
+    }
+    s = clssd__graph_infer(&g, err, sizeof err);
+    if (s == CLSSD_OK) s = clssd__file_save(&g, out_path, err, sizeof err);
+    if (s != CLSSD_OK) {
+        fprintf(stderr, "clssd-convert: %s: %s\n", out_path, err);
+        goto done;
+    }
+    long long params = 0;
+    for (int32_t t = 0; t < g.n_tensors; t++) params += (long long)clssd__shape_count(&g.tensors[t].shape);
+    const clssd_node *nms = &g.nodes[g.output];
+    printf("%s: %s, %d nodes, %lld parameters, input %dx%d, %d classes, %zu priors%s\n", out_path,
+           g.name, g.n_nodes, params, g.nodes[g.input].out.w, g.nodes[g.input].out.h,
+           nms->p.nms.n_classes, clssd__shape_count(&g.nodes[nms->src[0]].out) / 4,
+           seed >= 0 ? " (random weights)" : "");
+    rc = 0;
+done:
+    clssd__graph_free(&g);
+    caffe_msg_free(deploy);
+    caffe_msg_free(weights);
+    caffe_msg_free(labelmap);
+    return rc;
+}
