@@ -131,6 +131,193 @@ static clssd_status import_files(const char *deploy, const char *weights, clssd_
     return s;
 }
 
+static clssd_status import_text(const char *text, clssd_graph *g, char *err, size_t err_size)
+{
+    caffe_msg *d = NULL;
+    clssd__graph_init(g);
+    clssd_status s = caffe_parse_text(text, strlen(text), &d, err, err_size);
+    if (s == CLSSD_OK) s = caffe_import(d, NULL, NULL, g, err, err_size);
+    if (s == CLSSD_OK) s = clssd__graph_infer(g, err, err_size);
+    caffe_msg_free(d);
+    if (s != CLSSD_OK) clssd__graph_free(g);
+    return s;
+}
+
+static const clssd_node *nnode(const clssd_graph *g, const char *name)
+{
+    int32_t i = clssd__graph_find_node(g, name);
+    ck_assert_msg(i >= 0, "no node '%s'", name);
+    return &g->nodes[i];
+}
+
+/* Each layer type's parameters land where they should (hand-written nets, no weights). */
+START_TEST(test_layer_types)
+{
+    static const char *net =
+        "name: \"every_layer\"\n"
+        "layer { name: \"in\" type: \"Input\" top: \"data\" input_param { shape { dim: 1 dim: 3 dim: 40 dim: 48 } } }\n"
+        "layer { name: \"c1\" type: \"Convolution\" bottom: \"data\" top: \"c1\" convolution_param { num_output: 8 kernel_h: 3 kernel_w: 5 stride: 2 pad_h: 1 pad_w: 2 dilation: 1 } }\n"
+        "layer { name: \"r1\" type: \"ReLU\" bottom: \"c1\" top: \"c1\" }\n"
+        "layer { name: \"dw\" type: \"Convolution\" bottom: \"c1\" top: \"dw\" convolution_param { num_output: 8 group: 8 kernel_size: 3 pad: 2 dilation: 2 bias_term: false } }\n"
+        "layer { name: \"leaky\" type: \"ReLU\" bottom: \"dw\" top: \"leaky\" relu_param { negative_slope: 0.1 } }\n"
+        "layer { name: \"bn\" type: \"BatchNorm\" bottom: \"leaky\" top: \"bn\" batch_norm_param { eps: 0.001 } }\n"
+        "layer { name: \"sc\" type: \"Scale\" bottom: \"bn\" top: \"bn\" scale_param { bias_term: true } }\n"
+        "layer { name: \"drop\" type: \"Dropout\" bottom: \"bn\" top: \"bn\" }\n"
+        "layer { name: \"split\" type: \"Split\" bottom: \"bn\" top: \"s1\" top: \"s2\" }\n"
+        "layer { name: \"sum\" type: \"Eltwise\" bottom: \"s1\" bottom: \"s2\" top: \"sum\" eltwise_param { operation: SUM coeff: 1 coeff: -1 } }\n"
+        "layer { name: \"mx\" type: \"Eltwise\" bottom: \"sum\" bottom: \"s1\" top: \"mx\" eltwise_param { operation: MAX } }\n"
+        "layer { name: \"ave\" type: \"Pooling\" bottom: \"mx\" top: \"ave\" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }\n"
+        "layer { name: \"gp\" type: \"Pooling\" bottom: \"ave\" top: \"gp\" pooling_param { pool: MAX global_pooling: true } }\n"
+        "layer { name: \"norm\" type: \"Normalize\" bottom: \"ave\" top: \"norm\" }\n"
+        "layer { name: \"cat\" type: \"Concat\" bottom: \"norm\" bottom: \"ave\" top: \"cat\" }\n"
+        "layer { name: \"loc\" type: \"Convolution\" bottom: \"cat\" top: \"loc\" convolution_param { num_output: 24 kernel_size: 3 pad: 1 } }\n"
+        "layer { name: \"loc_perm\" type: \"Permute\" bottom: \"loc\" top: \"loc_perm\" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n"
+        "layer { name: \"loc_flat\" type: \"Flatten\" bottom: \"loc_perm\" top: \"loc_flat\" flatten_param { axis: 1 } }\n"
+        "layer { name: \"conf\" type: \"Convolution\" bottom: \"cat\" top: \"conf\" convolution_param { num_output: 18 kernel_size: 3 pad: 1 } }\n"
+        "layer { name: \"conf_perm\" type: \"Permute\" bottom: \"conf\" top: \"conf_perm\" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n"
+        "layer { name: \"conf_flat\" type: \"Flatten\" bottom: \"conf_perm\" top: \"conf_flat\" }\n"
+        "layer { name: \"pb\" type: \"PriorBox\" bottom: \"cat\" bottom: \"data\" top: \"pb\" prior_box_param { min_size: 10 min_size: 20 max_size: 15 max_size: 30 aspect_ratio: 2 flip: false clip: true variance: 0.1 step_h: 7 step_w: 9 offset: 0 img_h: 40 img_w: 48 } }\n"
+        "layer { name: \"pbs\" type: \"Concat\" bottom: \"pb\" top: \"pbs\" concat_param { axis: 2 } }\n"
+        "layer { name: \"conf_r\" type: \"Reshape\" bottom: \"conf_flat\" top: \"conf_r\" reshape_param { shape { dim: 0 dim: -1 dim: 3 } } }\n"
+        "layer { name: \"conf_sm\" type: \"Softmax\" bottom: \"conf_r\" top: \"conf_sm\" softmax_param { axis: 2 } }\n"
+        "layer { name: \"conf_out\" type: \"Flatten\" bottom: \"conf_sm\" top: \"conf_out\" }\n"
+        "layer { name: \"det\" type: \"DetectionOutput\" bottom: \"loc_flat\" bottom: \"conf_out\" bottom: \"pbs\" top: \"det\" include { phase: TEST }\n"
+        "  detection_output_param { num_classes: 3 background_label_id: 0 share_location: true code_type: CENTER_SIZE keep_top_k: 7 nms_param { nms_threshold: 0.3 top_k: 11 } } }\n"
+        "layer { name: \"train_only\" type: \"SoftmaxWithLoss\" bottom: \"conf_out\" top: \"loss\" include { phase: TRAIN } }\n";
+    clssd_graph g;
+    char err[512] = "";
+    ck_assert_msg(import_text(net, &g, err, sizeof err) == CLSSD_OK, "%s", err);
+    const clssd_node *c1 = nnode(&g, "c1");
+    ck_assert_int_eq(c1->p.conv.kh, 3);
+    ck_assert_int_eq(c1->p.conv.kw, 5);
+    ck_assert_int_eq(c1->p.conv.ph, 1);
+    ck_assert_int_eq(c1->p.conv.pw, 2);
+    ck_assert_int_eq(c1->p.conv.sh, 2);
+    ck_assert_int_eq(c1->p.conv.relu, 1); /* in-place ReLU fused */
+    ck_assert_int_eq(c1->out.h, 20);
+    ck_assert_int_eq(c1->out.w, 24);
+    const clssd_node *dw = nnode(&g, "dw");
+    ck_assert_int_eq(dw->p.conv.groups, 8);
+    ck_assert_int_eq(dw->p.conv.dh, 2);
+    ck_assert_int_eq(dw->bias, -1);
+    ck_assert_int_eq(dw->p.conv.relu, 0);
+    const clssd_node *lk = nnode(&g, "leaky");
+    ck_assert_int_eq(lk->op, CLSSD_OP_RELU);
+    ck_assert_float_eq(lk->p.relu.negative_slope, 0.1f);
+    /* BatchNorm after a ReLU cannot fold into a convolution: one SCALE, and Scale folds into it */
+    const clssd_node *bn = nnode(&g, "bn");
+    ck_assert_int_eq(bn->op, CLSSD_OP_SCALE);
+    ck_assert_int_lt(clssd__graph_find_node(&g, "sc"), 0);
+    ck_assert_float_eq_tol(g.tensors[bn->weight].data[0], 1.0f / sqrtf(1.001f), 1e-6f);
+    const clssd_node *sum = nnode(&g, "sum");
+    ck_assert_int_eq(sum->op, CLSSD_OP_ELTWISE);
+    ck_assert_int_eq(sum->p.eltwise.method, CLSSD_ELTWISE_SUM);
+    ck_assert_float_eq(sum->p.eltwise.coeff[1], -1.0f);
+    ck_assert_int_eq(sum->src[0], sum->src[1]); /* Split and Dropout are aliases */
+    ck_assert_int_eq(nnode(&g, "mx")->p.eltwise.method, CLSSD_ELTWISE_MAX);
+    const clssd_node *ave = nnode(&g, "ave");
+    ck_assert_int_eq(ave->p.pool.method, CLSSD_POOL_AVE);
+    ck_assert_int_eq(ave->p.pool.ph, 1);
+    ck_assert_int_eq(nnode(&g, "gp")->out.h, 1);
+    const clssd_node *norm = nnode(&g, "norm");
+    ck_assert_int_eq(norm->p.l2norm.across_spatial, 1); /* proto defaults (N2) */
+    ck_assert_int_eq(norm->p.l2norm.channel_shared, 1);
+    ck_assert_float_eq(norm->p.l2norm.eps, 1e-10f);
+    ck_assert_int_eq(nnode(&g, "cat")->out.c, 16); /* channel concat keeps H x W */
+    ck_assert_int_eq(nnode(&g, "cat")->out.h, ave->out.h);
+    const clssd_node *pb = nnode(&g, "pb");
+    ck_assert_int_eq(pb->p.prior.n_min, 2);
+    ck_assert_int_eq(pb->p.prior.n_max, 2);
+    ck_assert_int_eq(pb->p.prior.flip, 0);
+    ck_assert_int_eq(pb->p.prior.clip, 1);         /* P6: explicit clip honoured */
+    ck_assert_float_eq(pb->p.prior.step_w, 9.0f);  /* P3: steps and offset copied */
+    ck_assert_float_eq(pb->p.prior.step_h, 7.0f);
+    ck_assert_float_eq(pb->p.prior.offset, 0.0f);
+    ck_assert_int_eq(pb->p.prior.img_w, 48);
+    ck_assert_int_eq(pb->p.prior.n_var, 1);        /* P7: one variance, broadcast */
+    ck_assert_int_eq(clssd__prior_per_cell(pb), 2 * 2 + 2); /* [1, 2] x 2 mins + 2 max */
+    ck_assert_int_eq(nnode(&g, "conf_sm")->p.softmax.group, 3);
+    const clssd_node *det = &g.nodes[g.output];
+    ck_assert_int_eq(det->op, CLSSD_OP_NMS);
+    ck_assert_int_eq(det->p.nms.n_classes, 3);
+    ck_assert_int_eq(det->p.nms.top_k, 11);
+    ck_assert_int_eq(det->p.nms.keep_top_k, 7);
+    ck_assert_float_eq(det->p.nms.nms_thresh, 0.3f);
+    ck_assert(det->p.nms.conf_thresh < -1e30f); /* no threshold given: keep all (Caffe) */
+    ck_assert_int_eq(g.nodes[det->src[0]].op, CLSSD_OP_DECODE);
+    ck_assert_int_lt(clssd__graph_find_node(&g, "train_only"), 0);
+    clssd__graph_free(&g);
+
+    /* D1: the proto default code_type is CORNER, which we do not decode: a clear error */
+    char *corner = strdup(net);
+    char *at = strstr(corner, "code_type: CENTER_SIZE");
+    memcpy(at, "code_type: CORNER     ", 22);
+    ck_assert_int_eq(import_text(corner, &g, err, sizeof err), CLSSD_ERR_BAD_MODEL);
+    ck_assert_msg(strstr(err, "'det'") && strstr(err, "CENTER_SIZE"), "%s", err);
+    free(corner);
+
+    /* legacy V1 `layers` with enum types */
+    static const char *v1 =
+        "input: \"data\" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n"
+        "layers { name: \"c\" type: CONVOLUTION bottom: \"data\" top: \"c\" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }\n"
+        "layers { name: \"r\" type: RELU bottom: \"c\" top: \"c\" }\n"
+        "layers { name: \"p\" type: POOLING bottom: \"c\" top: \"p\" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n";
+    caffe_msg *d = NULL;
+    ck_assert_int_eq(caffe_parse_text(v1, strlen(v1), &d, err, sizeof err), CLSSD_OK);
+    clssd__graph_init(&g);
+    /* no DetectionOutput: the import itself says so, after converting the V1 layers */
+    ck_assert_int_eq(caffe_import(d, NULL, NULL, &g, err, sizeof err), CLSSD_ERR_BAD_MODEL);
+    ck_assert_msg(strstr(err, "DetectionOutput"), "%s", err);
+    ck_assert_int_eq(nnode(&g, "c")->p.conv.relu, 1);
+    ck_assert_int_eq(nnode(&g, "p")->out.h, 4);
+    clssd__graph_free(&g);
+    caffe_msg_free(d);
+}
+END_TEST
+
+/* MobileNet-SSD (depthwise) and the ResNet-10 face SSD (BatchNorm, Scale, Eltwise) run with
+ * random weights, and the device forward equals the plain-C forward. */
+START_TEST(test_random_weight_nets_run)
+{
+    static const char *nets[2] = {"mobilenet_ssd_caffe_defs/MobileNetSSD_deploy_bn.prototxt",
+                                  "opencv_face_detector_res10_ssd/res10_300x300_ssd_deploy.prototxt"};
+    for (int k = 0; k < 2; k++) {
+        clssd_graph g;
+        char err[512] = "";
+        ck_assert_msg(import_files(shared_path(nets[k]), NULL, &g, err, sizeof err) == CLSSD_OK, "%s", err);
+        clssd__graph_init_weights(&g, 3, CLSSD_INIT_XAVIER);
+        clssd_model *m = NULL;
+        ck_assert_msg(clssd__model_from_graph(g_ctx, &g, &m) == CLSSD_OK, "%s", clssd_last_error(g_ctx));
+        const int W = 160, H = 120;
+        uint8_t *img = malloc((size_t)W * H * 3);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) img[i] = (uint8_t)((i * 2654435761u) >> 24);
+        clssd_image im = {img, W, H, W * 3};
+        clssd_detection dets[256];
+        size_t n = 0, cnt = 0;
+        ck_assert_msg(clssd_detect_batch(m, &im, 1, NULL, dets, 256, &cnt, &n) == CLSSD_OK, "%s", clssd_last_error(g_ctx));
+        float **ref = NULL;
+        ck_assert_int_eq(clssd__ref_forward(&m->g, 1, &im, NULL, &ref), CLSSD_OK);
+        const clssd_node *nms = &m->g.nodes[m->g.output];
+        for (int s = 0; s < 2; s++) { /* decoded boxes and class scores */
+            const int32_t id = nms->src[s];
+            const size_t count = clssd__shape_count(&m->g.nodes[id].out);
+            float *got = malloc(count * sizeof(float));
+            ck_assert_int_eq(clEnqueueReadBuffer(g_ctx->queue, m->ex->bufs[id], CL_TRUE, 0, count * 4, got, 0, NULL, NULL), CL_SUCCESS);
+            char msg[256];
+            double nmse = 0;
+            long worst = compare_floats(ref[id], got, count, 1e-4f, 1e-3f, &nmse, msg, sizeof msg);
+            printf("  %s %s: NMSE %.3g\n", nets[k], m->g.nodes[id].name, nmse);
+            ck_assert_msg(worst < 0, "%s %s: %s", nets[k], m->g.nodes[id].name, msg);
+            free(got);
+        }
+        printf("  %s: %zu detections with random weights\n", nets[k], n);
+        clssd__ref_outputs_free(&m->g, ref);
+        free(img);
+        clssd_model_destroy(m);
+    }
+}
+END_TEST
+
 /* Every deploy net in shared/models converts (definitions only: zero weights). */
 START_TEST(test_all_deploy_nets_import)
 {
@@ -314,8 +501,10 @@ int main(void)
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, test_all_deploy_nets_import);
     tcase_add_test(tc, test_unsupported_and_bad_files);
+    tcase_add_test(tc, test_layer_types);
     tcase_add_test(tc, test_vgg_ssd300_caffe_equals_builder);
     if (g_have_device) tcase_add_test(tc, test_yufacedetectnet_real_weights);
+    if (g_have_device) tcase_add_test(tc, test_random_weight_nets_run);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

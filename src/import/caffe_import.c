@@ -151,6 +151,27 @@ static int32_t add_tensor(importer *im, const char *suffix, clssd_shape s)
 }
 
 /* ---------------------------------------------------------------- helpers */
+typedef struct enum_name {
+    const char *name;
+    int64_t value;
+} enum_name;
+
+/* An enum field: a number (binary files) or an identifier (prototxt). -1: unknown name. */
+static int64_t get_enum(const caffe_msg *p, const char *field, int64_t def, const enum_name *names,
+                        size_t n)
+{
+    const caffe_field *f = p ? caffe_msg_get(p, field, 0) : NULL;
+    if (!f) return def;
+    if (f->kind != CAFFE_IDENT && f->kind != CAFFE_STRING) return caffe_get_int(p, field, 0, def);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(f->s, names[i].name) == 0) return names[i].value;
+    return -1;
+}
+
+static const enum_name pool_names[] = {{"MAX", 0}, {"AVE", 1}, {"STOCHASTIC", 2}};
+static const enum_name eltwise_names[] = {{"PROD", 0}, {"SUM", 1}, {"MAX", 2}};
+static const enum_name round_names[] = {{"CEIL", 0}, {"FLOOR", 1}};
+static const enum_name code_names[] = {{"CORNER", 1}, {"CENTER_SIZE", 2}, {"CORNER_SIZE", 3}};
 static int consumed_after(const clssd_graph *g, int32_t node)
 {
     for (int32_t i = node + 1; i < g->n_nodes; i++)
@@ -327,9 +348,9 @@ static clssd_status pool_layer(importer *im, const caffe_msg *l)
     if (!p) return fail(im, "no pooling_param");
     clssd_op_params op;
     memset(&op, 0, sizeof op);
-    const int64_t method = caffe_get_int(p, "pool", 0, 0);
+    const int64_t method = get_enum(p, "pool", 0, pool_names, 3);
     if (method != 0 && method != 1) return fail(im, "pooling method %ld is not supported (MAX, AVE)", (long)method);
-    if (caffe_get_int(p, "round_mode", 0, 0) != 0) return fail(im, "round_mode FLOOR is not supported");
+    if (get_enum(p, "round_mode", 0, round_names, 2) != 0) return fail(im, "round_mode FLOOR is not supported");
     op.pool.method = method == 0 ? CLSSD_POOL_MAX : CLSSD_POOL_AVE;
     op.pool.global = (uint8_t)caffe_get_int(p, "global_pooling", 0, 0);
     op.pool.kh = (int32_t)(caffe_msg_count(p, "kernel_h") ? caffe_get_int(p, "kernel_h", 0, 0) : caffe_get_int(p, "kernel_size", 0, 0));
@@ -487,7 +508,8 @@ static clssd_status eltwise_layer(importer *im, const caffe_msg *l)
     const caffe_msg *p = caffe_get_msg(l, "eltwise_param", 0);
     clssd_op_params op;
     memset(&op, 0, sizeof op);
-    op.eltwise.method = (int32_t)(p ? caffe_get_int(p, "operation", 0, 1) : 1);
+    op.eltwise.method = (int32_t)get_enum(p, "operation", 1, eltwise_names, 3);
+    if (op.eltwise.method < 0) return fail(im, "unknown Eltwise operation");
     size_t n = caffe_msg_count(l, "bottom"), nc = p ? caffe_msg_count(p, "coeff") : 0;
     if (n < 2 || n > CLSSD_MAX_SRC || (nc && nc != n))
         return fail(im, "Eltwise with %ld inputs or mismatched coefficients", (long)n);
@@ -597,10 +619,7 @@ static clssd_status detection_layer(importer *im, const caffe_msg *l)
     const caffe_msg *p = caffe_get_msg(l, "detection_output_param", 0);
     if (!p) return fail(im, "no detection_output_param");
     /* proto default CORNER (1); the SSD scripts write CENTER_SIZE (2) (conformance D1) */
-    const int64_t code = caffe_msg_count(p, "code_type") ? caffe_get_int(p, "code_type", 0, 1) : 1;
-    const char *code_s = caffe_get_str(p, "code_type", 0, NULL);
-    const int center = code == 2 || (code_s && strcmp(code_s, "CENTER_SIZE") == 0);
-    if (!center) return fail(im, "code_type other than CENTER_SIZE is not supported");
+    if (get_enum(p, "code_type", 1, code_names, 3) != 2) return fail(im, "code_type other than CENTER_SIZE is not supported");
     if (!caffe_get_int(p, "share_location", 0, 1) || caffe_get_int(p, "variance_encoded_in_target", 0, 0))
         return fail(im, "share_location false or variance_encoded_in_target true is not supported");
     const caffe_msg *nms = caffe_get_msg(p, "nms_param", 0);
