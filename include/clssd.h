@@ -141,6 +141,24 @@ CLSSD_API clssd_status clssd_model_get_info(const clssd_model *m, clssd_model_in
 /* Label name of class `label`, or NULL when the model carries no names. */
 CLSSD_API const char *clssd_model_label(const clssd_model *m, int32_t label);
 
+/* Caffe SSD models (deploy .prototxt + .caffemodel), loaded directly. The prototxt cannot
+ * carry the preprocessing, so it is given here. */
+typedef struct clssd_caffe_params {
+    uint32_t struct_size;
+    int32_t input_width, input_height; /* 0: the prototxt's input size */
+    float mean[3];                     /* subtracted, network channel order (default 0) */
+    float scale;                       /* multiplied after the mean (default 1) */
+    int32_t bgr;                       /* network channel order is BGR (default 1, Caffe's) */
+    const char *labelmap_path;         /* labelmap*.prototxt with class names, or NULL */
+    const char *name;                  /* model name, NULL: the prototxt's */
+} clssd_caffe_params;
+
+CLSSD_API void clssd_caffe_params_init(clssd_caffe_params *p);
+/* weights_path NULL: weights of the right shapes, seeded random (for definitions only). */
+CLSSD_API clssd_status clssd_model_load_caffe(clssd_context *ctx, const char *deploy_path,
+                                              const char *weights_path,
+                                              const clssd_caffe_params *p, clssd_model **out);
+
 /* Detection */
 /* The SSD paper's settings (0.01, 0.45, 400, 200). */
 CLSSD_API void clssd_detect_params_init(clssd_detect_params *p);

@@ -456,6 +456,50 @@ START_TEST(test_vgg_ssd300_caffe_equals_builder)
 }
 END_TEST
 
+/* The public call: the Caffe pair loaded directly detects exactly what the shipped .clssd
+ * (converted from the same files) detects; bad arguments and files give clear errors. */
+START_TEST(test_public_load_caffe)
+{
+    clssd_caffe_params cp;
+    clssd_caffe_params_init(&cp);
+    cp.labelmap_path = CLSSD_SOURCE_DIR "/models/labelmap_face.prototxt";
+    clssd_model *a = NULL, *b = NULL;
+    const char *deploy = shared_path("yufacedetectnet_caffe_ssd/yufacedetectnet-open-v2.prototxt");
+    const char *weights = shared_path("yufacedetectnet_caffe_ssd/yufacedetectnet-open-v2.caffemodel");
+    ck_assert_msg(clssd_model_load_caffe(g_ctx, deploy, weights, &cp, &a) == CLSSD_OK, "%s", clssd_last_error(g_ctx));
+    ck_assert_msg(clssd_model_load(g_ctx, CLSSD_SOURCE_DIR "/models/yufacedetectnet-v2.clssd", &b) == CLSSD_OK, "%s", clssd_last_error(g_ctx));
+    ck_assert_str_eq(clssd_model_label(a, 1), "face");
+    const int W = 200, H = 150;
+    uint8_t *img = malloc((size_t)W * H * 3);
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) img[i] = (uint8_t)((i * 2654435761u) >> 24);
+    clssd_detection da[64], db[64];
+    size_t na = 0, nb = 0;
+    clssd_detect_params dp;
+    ck_assert_int_eq(clssd_model_detect_params(a, &dp), CLSSD_OK);
+    ck_assert_int_eq(dp.keep_top_k, 50); /* the DetectionOutput layer's own settings */
+    ck_assert_float_eq(dp.nms_thresh, 0.15f);
+    ck_assert_int_eq(clssd_detect(a, img, W, H, W * 3, NULL, da, 64, &na), CLSSD_OK);
+    ck_assert_int_eq(clssd_detect(b, img, W, H, W * 3, NULL, db, 64, &nb), CLSSD_OK);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_int_eq(memcmp(da, db, na * sizeof da[0]), 0);
+    free(img);
+    clssd_model_destroy(a);
+    clssd_model_destroy(b);
+    a = (clssd_model *)1;
+    ck_assert_int_eq(clssd_model_load_caffe(g_ctx, NULL, weights, NULL, &a), CLSSD_ERR_INVALID_ARG);
+    ck_assert_ptr_null(a);
+    ck_assert_int_eq(clssd_model_load_caffe(g_ctx, deploy, "/nonexistent.caffemodel", NULL, &a), CLSSD_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(clssd_last_error(g_ctx), "nonexistent.caffemodel"));
+    /* definitions only: random weights of the right shapes */
+    ck_assert_int_eq(clssd_model_load_caffe(g_ctx, deploy, NULL, NULL, &a), CLSSD_OK);
+    clssd_model_info info;
+    clssd_model_get_info(a, &info);
+    ck_assert_int_eq(info.n_params, 873632);
+    ck_assert_int_eq(info.input_width, 320);
+    clssd_model_destroy(a);
+}
+END_TEST
+
 /* YuFaceDetectNet, real weights: the converted nets find faces. */
 START_TEST(test_yufacedetectnet_real_weights)
 {
@@ -505,6 +549,7 @@ int main(void)
     tcase_add_test(tc, test_vgg_ssd300_caffe_equals_builder);
     if (g_have_device) tcase_add_test(tc, test_yufacedetectnet_real_weights);
     if (g_have_device) tcase_add_test(tc, test_random_weight_nets_run);
+    if (g_have_device) tcase_add_test(tc, test_public_load_caffe);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -68,39 +68,17 @@ int main(int argc, char **argv)
         i++;
     }
 
-    char err[512] = "";
-    caffe_msg *deploy = NULL, *weights = NULL, *labelmap = NULL;
+    char err[640] = "";
     clssd_graph g;
     clssd__graph_init(&g);
     int rc = 1;
-    clssd_status s = caffe_parse_file(deploy_path, 0, &deploy, err, sizeof err);
+    clssd_status s = caffe_load_graph(deploy_path, weights_path, &o, labelmap_path,
+                                      seed >= 0 ? (uint64_t)seed : 0, &g, err, sizeof err);
     if (s != CLSSD_OK) {
-        fprintf(stderr, "clssd-convert: %s: %s\n", deploy_path, err);
+        fprintf(stderr, "clssd-convert: %s\n", err);
         goto done;
     }
-    if (weights_path) {
-        s = caffe_parse_file(weights_path, 1, &weights, err, sizeof err);
-        if (s != CLSSD_OK) {
-            fprintf(stderr, "clssd-convert: %s: %s\n", weights_path, err);
-            goto done;
-        }
-    }
-    s = caffe_import(deploy, weights, &o, &g, err, sizeof err);
-    if (s != CLSSD_OK) {
-        fprintf(stderr, "clssd-convert: %s: %s\n", deploy_path, err);
-        goto done;
-    }
-    if (seed >= 0) clssd__graph_init_weights(&g, (uint64_t)seed, CLSSD_INIT_MSRA);
-    if (labelmap_path) {
-        s = caffe_parse_file(labelmap_path, 0, &labelmap, err, sizeof err);
-        if (s == CLSSD_OK) s = caffe_import_labelmap(labelmap, &g, err, sizeof err);
-        if (s != CLSSD_OK) {
-            fprintf(stderr, "clssd-convert: %s: %s\n", labelmap_path, err);
-            goto done;
-        }
-    }
-    s = clssd__graph_infer(&g, err, sizeof err);
-    if (s == CLSSD_OK) s = clssd__file_save(&g, out_path, err, sizeof err);
+    s = clssd__file_save(&g, out_path, err, sizeof err);
     if (s != CLSSD_OK) {
         fprintf(stderr, "clssd-convert: %s: %s\n", out_path, err);
         goto done;
@@ -115,8 +93,5 @@ int main(int argc, char **argv)
     rc = 0;
 done:
     clssd__graph_free(&g);
-    caffe_msg_free(deploy);
-    caffe_msg_free(weights);
-    caffe_msg_free(labelmap);
     return rc;
 }

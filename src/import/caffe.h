@@ -78,6 +78,13 @@ void caffe_import_options_init(caffe_import_options *o);
 clssd_status caffe_import(const caffe_msg *deploy, const caffe_msg *weights,
                           const caffe_import_options *o, clssd_graph *g, char *err,
                           size_t err_size);
+/* The whole path from files to an inferred graph: parse the prototxt (and the caffemodel
+ * unless weights_path is NULL, in which case the weights are seeded random), convert, add
+ * labels from labelmap_path (may be NULL). Messages name the file. */
+clssd_status caffe_load_graph(const char *deploy_path, const char *weights_path,
+                              const caffe_import_options *o, const char *labelmap_path,
+                              uint64_t seed, clssd_graph *g, char *err, size_t err_size);
+
 /* Labels from a labelmap prototxt (item { name label display_name }), by label index. */
 clssd_status caffe_import_labelmap(const caffe_msg *labelmap, clssd_graph *g, char *err,
                                    size_t err_size);

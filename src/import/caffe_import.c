@@ -825,3 +825,76 @@ clssd_status caffe_import_labelmap(const caffe_msg *labelmap, clssd_graph *g, ch
     g->n_labels = (int32_t)max_label + 1;
     return CLSSD_OK;
 }
+
+clssd_status caffe_load_graph(const char *deploy_path, const char *weights_path,
+                              const caffe_import_options *o, const char *labelmap_path,
+                              uint64_t seed, clssd_graph *g, char *err, size_t err_size)
+{
+    caffe_msg *deploy = NULL, *weights = NULL, *labelmap = NULL;
+    char why[512] = "";
+    const char *file = deploy_path;
+    clssd_status s = caffe_parse_file(deploy_path, 0, &deploy, why, sizeof why);
+    if (s == CLSSD_OK && weights_path) {
+        file = weights_path;
+        s = caffe_parse_file(weights_path, 1, &weights, why, sizeof why);
+    }
+    if (s == CLSSD_OK) {
+        file = deploy_path;
+        s = caffe_import(deploy, weights, o, g, why, sizeof why);
+    }
+    if (s == CLSSD_OK && !weights_path) clssd__graph_init_weights(g, seed, CLSSD_INIT_MSRA);
+    if (s == CLSSD_OK && labelmap_path) {
+        file = labelmap_path;
+        s = caffe_parse_file(labelmap_path, 0, &labelmap, why, sizeof why);
+        if (s == CLSSD_OK) s = caffe_import_labelmap(labelmap, g, why, sizeof why);
+    }
+    if (s == CLSSD_OK) {
+        file = deploy_path;
+        s = clssd__graph_infer(g, why, sizeof why);
+    }
+    /* caffe_parse_file already leads with the path; the other steps do not */
+    if (s != CLSSD_OK)
+        snprintf(err, err_size, "%s%s%s", strncmp(why, file, strlen(file)) ? file : "",
+                 strncmp(why, file, strlen(file)) ? ": " : "", why);
+    caffe_msg_free(deploy);
+    caffe_msg_free(weights);
+    caffe_msg_free(labelmap);
+    if (s != CLSSD_OK) clssd__graph_free(g);
+    return s;
+}
+
+void clssd_caffe_params_init(clssd_caffe_params *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = (uint32_t)sizeof *p;
+    p->scale = 1.0f;
+    p->bgr = 1;
+}
+
+clssd_status clssd_model_load_caffe(clssd_context *ctx, const char *deploy_path,
+                                    const char *weights_path, const clssd_caffe_params *p,
+                                    clssd_model **out)
+{
+    if (!out) return CLSSD_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!ctx || !deploy_path || (p && p->struct_size != sizeof *p)) return CLSSD_ERR_INVALID_ARG;
+    clssd_caffe_params defaults;
+    clssd_caffe_params_init(&defaults);
+    if (!p) p = &defaults;
+    caffe_import_options o;
+    caffe_import_options_init(&o);
+    o.input_w = p->input_width;
+    o.input_h = p->input_height;
+    memcpy(o.mean, p->mean, sizeof o.mean);
+    o.scale = p->scale;
+    o.bgr = p->bgr;
+    o.name = p->name;
+    clssd_graph g;
+    clssd__graph_init(&g);
+    char err[600] = "";
+    clssd_status s = caffe_load_graph(deploy_path, weights_path, &o, p->labelmap_path, 1, &g, err,
+                                      sizeof err);
+    if (s != CLSSD_OK) return CLSSD_FAIL(ctx, s, "%s", err);
+    return clssd__model_from_graph(ctx, &g, out);
+}
