@@ -121,6 +121,18 @@ START_TEST(test_detect_args_and_buffer_too_small)
     /* the model is still usable after an error */
     ck_assert_int_eq(clssd_detect(m, img, 64, 48, 192, NULL, dets, 200, &n2), CLSSD_OK);
     ck_assert_uint_eq(n2, need);
+    /* growing the plan for a larger batch fails: an error, and the model still works */
+    clssd_image two[2] = {{img, 64, 48, 192}, {img, 64, 48, 192}};
+    size_t counts[2], total = 0;
+    clssd__alloc_fail_after(1);
+    ck_assert_int_eq(clssd_detect_batch(m, two, 2, NULL, dets, 200, counts, &total), CLSSD_ERR_OUT_OF_MEMORY);
+    clssd__alloc_fail_after(0);
+    ck_assert_int_eq(clssd_detect(m, img, 64, 48, 192, NULL, dets, 200, &n2), CLSSD_OK);
+    ck_assert_uint_eq(n2, need);
+    clssd_detection dets2[400];
+    ck_assert_int_eq(clssd_detect_batch(m, two, 2, NULL, dets2, 400, counts, &total), CLSSD_OK);
+    ck_assert_uint_eq(counts[0], need);
+    ck_assert_uint_eq(counts[1], need);
     /* threshold above every score: nothing, and no error */
     dp.nms_thresh = 0.45f;
     dp.conf_thresh = 1.0f;

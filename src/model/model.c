@@ -139,7 +139,7 @@ clssd_status clssd_model_detect_params(const clssd_model *m, clssd_detect_params
 /* Grows the plan when a batch larger than any before arrives. */
 static clssd_status ensure_batch(clssd_model *m, int32_t batch)
 {
-    if (m->ex->max_batch >= batch) return CLSSD_OK;
+    if (m->ex && m->ex->max_batch >= batch) return CLSSD_OK;
     clssd_exec *ex = NULL;
     clssd__exec_destroy(m->ex);
     m->ex = NULL;
@@ -239,7 +239,7 @@ clssd_status clssd_detect_batch(clssd_model *m, const clssd_image *images, size_
                           "detect params: nms_thresh %g in [0,1], top_k %d >= 1, keep_top_k %d in "
                           "1..%d", (double)dp.nms_thresh, dp.top_k, dp.keep_top_k,
                           nms->out.h - 1);
-    if (!m->ex) CLSSD_TRY(ensure_batch(m, 1));
+    /* (a plan lost to an earlier failure is rebuilt here) */
     CLSSD_TRY(ensure_batch(m, (int32_t)n_images));
     clssd_exec *ex = m->ex;
     CLSSD_TRY(upload_images(m, images, (int32_t)n_images));
