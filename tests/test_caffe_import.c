@@ -116,19 +116,12 @@ static void write_caffemodel(const clssd_graph *g, const char *path, const char 
     free(net.p);
 }
 
+/* weights NULL: seeded random weights of the right shapes */
 static clssd_status import_files(const char *deploy, const char *weights, clssd_graph *g,
                                  char *err, size_t err_size)
 {
-    caffe_msg *d = NULL, *w = NULL;
     clssd__graph_init(g);
-    clssd_status s = caffe_parse_file(deploy, 0, &d, err, err_size);
-    if (s == CLSSD_OK && weights) s = caffe_parse_file(weights, 1, &w, err, err_size);
-    if (s == CLSSD_OK) s = caffe_import(d, w, NULL, g, err, err_size);
-    if (s == CLSSD_OK) s = clssd__graph_infer(g, err, err_size);
-    caffe_msg_free(d);
-    caffe_msg_free(w);
-    if (s != CLSSD_OK) clssd__graph_free(g);
-    return s;
+    return caffe_load_graph(deploy, weights, NULL, NULL, 1, g, err, err_size);
 }
 
 static clssd_status import_text(const char *text, clssd_graph *g, char *err, size_t err_size)

@@ -151,27 +151,13 @@ static int32_t add_tensor(importer *im, const char *suffix, clssd_shape s)
 }
 
 /* ---------------------------------------------------------------- helpers */
-typedef struct enum_name {
-    const char *name;
-    int64_t value;
-} enum_name;
-
-/* An enum field: a number (binary files) or an identifier (prototxt). -1: unknown name. */
-static int64_t get_enum(const caffe_msg *p, const char *field, int64_t def, const enum_name *names,
-                        size_t n)
+/* An enum field (a number in binary files, an identifier in prototxt), through the schema's
+ * enum tables: def when absent, -1 when present but not a value of that enum. */
+static int64_t get_enum(const caffe_msg *p, const char *msg_type, const char *field, int64_t def)
 {
-    const caffe_field *f = p ? caffe_msg_get(p, field, 0) : NULL;
-    if (!f) return def;
-    if (f->kind != CAFFE_IDENT && f->kind != CAFFE_STRING) return caffe_get_int(p, field, 0, def);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(f->s, names[i].name) == 0) return names[i].value;
-    return -1;
+    if (!p || !caffe_msg_count(p, field)) return def;
+    return caffe_get_enum(p, msg_type, field, 0, -1);
 }
-
-static const enum_name pool_names[] = {{"MAX", 0}, {"AVE", 1}, {"STOCHASTIC", 2}};
-static const enum_name eltwise_names[] = {{"PROD", 0}, {"SUM", 1}, {"MAX", 2}};
-static const enum_name round_names[] = {{"CEIL", 0}, {"FLOOR", 1}};
-static const enum_name code_names[] = {{"CORNER", 1}, {"CENTER_SIZE", 2}, {"CORNER_SIZE", 3}};
 static int consumed_after(const clssd_graph *g, int32_t node)
 {
     for (int32_t i = node + 1; i < g->n_nodes; i++)
@@ -348,17 +334,20 @@ static clssd_status pool_layer(importer *im, const caffe_msg *l)
     if (!p) return fail(im, "no pooling_param");
     clssd_op_params op;
     memset(&op, 0, sizeof op);
-    const int64_t method = get_enum(p, "pool", 0, pool_names, 3);
+    const int64_t method = get_enum(p, "PoolingParameter", "pool", 0);
     if (method != 0 && method != 1) return fail(im, "pooling method %ld is not supported (MAX, AVE)", (long)method);
-    if (get_enum(p, "round_mode", 0, round_names, 2) != 0) return fail(im, "round_mode FLOOR is not supported");
+    /* round_mode is a fork's field (not in the schema): only its CEIL, Caffe's rule, is ours */
+    const caffe_field *rm = caffe_msg_get(p, "round_mode", 0);
+    if (rm && !(rm->kind == CAFFE_INT ? rm->i == 0 : rm->s && strcmp(rm->s, "CEIL") == 0))
+        return fail(im, "round_mode FLOOR is not supported");
     op.pool.method = method == 0 ? CLSSD_POOL_MAX : CLSSD_POOL_AVE;
     op.pool.global = (uint8_t)caffe_get_int(p, "global_pooling", 0, 0);
-    op.pool.kh = (int32_t)(caffe_msg_count(p, "kernel_h") ? caffe_get_int(p, "kernel_h", 0, 0) : caffe_get_int(p, "kernel_size", 0, 0));
-    op.pool.kw = (int32_t)(caffe_msg_count(p, "kernel_w") ? caffe_get_int(p, "kernel_w", 0, 0) : caffe_get_int(p, "kernel_size", 0, 0));
-    op.pool.sh = (int32_t)(caffe_msg_count(p, "stride_h") ? caffe_get_int(p, "stride_h", 0, 1) : caffe_get_int(p, "stride", 0, 1));
-    op.pool.sw = (int32_t)(caffe_msg_count(p, "stride_w") ? caffe_get_int(p, "stride_w", 0, 1) : caffe_get_int(p, "stride", 0, 1));
-    op.pool.ph = (int32_t)(caffe_msg_count(p, "pad_h") ? caffe_get_int(p, "pad_h", 0, 0) : caffe_get_int(p, "pad", 0, 0));
-    op.pool.pw = (int32_t)(caffe_msg_count(p, "pad_w") ? caffe_get_int(p, "pad_w", 0, 0) : caffe_get_int(p, "pad", 0, 0));
+    op.pool.kh = geom(p, "kernel_size", "kernel_h", 0, 0);
+    op.pool.kw = geom(p, "kernel_size", "kernel_w", 1, 0);
+    op.pool.sh = geom(p, "stride", "stride_h", 0, 1);
+    op.pool.sw = geom(p, "stride", "stride_w", 1, 1);
+    op.pool.ph = geom(p, "pad", "pad_h", 0, 0);
+    op.pool.pw = geom(p, "pad", "pad_w", 1, 0);
     int32_t id;
     CLSSD_TRY(add_node(im, CLSSD_OP_POOL, &op, &x->node, 1, &id));
     CLSSD_TRY(infer_node(im, id));
@@ -508,7 +497,7 @@ static clssd_status eltwise_layer(importer *im, const caffe_msg *l)
     const caffe_msg *p = caffe_get_msg(l, "eltwise_param", 0);
     clssd_op_params op;
     memset(&op, 0, sizeof op);
-    op.eltwise.method = (int32_t)get_enum(p, "operation", 1, eltwise_names, 3);
+    op.eltwise.method = (int32_t)get_enum(p, "EltwiseParameter", "operation", 1);
     if (op.eltwise.method < 0) return fail(im, "unknown Eltwise operation");
     size_t n = caffe_msg_count(l, "bottom"), nc = p ? caffe_msg_count(p, "coeff") : 0;
     if (n < 2 || n > CLSSD_MAX_SRC || (nc && nc != n))
@@ -619,7 +608,7 @@ static clssd_status detection_layer(importer *im, const caffe_msg *l)
     const caffe_msg *p = caffe_get_msg(l, "detection_output_param", 0);
     if (!p) return fail(im, "no detection_output_param");
     /* proto default CORNER (1); the SSD scripts write CENTER_SIZE (2) (conformance D1) */
-    if (get_enum(p, "code_type", 1, code_names, 3) != 2) return fail(im, "code_type other than CENTER_SIZE is not supported");
+    if (get_enum(p, "DetectionOutputParameter", "code_type", 1) != 2) return fail(im, "code_type other than CENTER_SIZE is not supported");
     if (!caffe_get_int(p, "share_location", 0, 1) || caffe_get_int(p, "variance_encoded_in_target", 0, 0))
         return fail(im, "share_location false or variance_encoded_in_target true is not supported");
     const caffe_msg *nms = caffe_get_msg(p, "nms_param", 0);
@@ -634,16 +623,15 @@ static clssd_status detection_layer(importer *im, const caffe_msg *l)
     op.nms.conf_thresh = (float)caffe_get_float(p, "confidence_threshold", 0, -3.0e38);
     int32_t did, id;
     const int32_t dsrc[2] = {loc->node, prior->node};
-    char saved[CLSSD_NAME_LEN];
-    snprintf(saved, sizeof saved, "%s", im->layer);
-    char dname[CLSSD_NAME_LEN + 8];
-    snprintf(dname, sizeof dname, "%.50s_decode", saved);
+    /* the DECODE node is named <layer>_decode; messages about it say so */
+    const char *layer = im->layer;
+    char dname[CLSSD_NAME_LEN];
+    snprintf(dname, sizeof dname, "%.50s_decode", layer);
     im->layer = dname;
     clssd_status s = add_node(im, CLSSD_OP_DECODE, NULL, dsrc, 2, &did);
     if (s == CLSSD_OK) s = infer_node(im, did);
-    im->layer = NULL;
+    im->layer = layer;
     CLSSD_TRY(s);
-    im->layer = saved;
     const int32_t nsrc[2] = {did, conf->node};
     CLSSD_TRY(add_node(im, CLSSD_OP_NMS, &op, nsrc, 2, &id));
     CLSSD_TRY(infer_node(im, id));
