@@ -128,38 +128,25 @@ int clssd_nms_before(uint ka, uint pa, uint kb, uint pb)
     return ka > kb || (ka == kb && pa < pb);
 }
 
-/* One compare-exchange stage of a bitonic sort of L (a power of two) entries. */
-void clssd_nms_sort_step_local(__local uint *k, __local uint *v, int L, int size, int stride,
-                               int lid, int wg)
-{
-    for (int t = lid; t < L / 2; t += wg) {
-        const int i = 2 * t - (t & (stride - 1)), j = i + stride;
-        const uint ka = k[i], kb = k[j], va = v[i], vb = v[j];
-        const int up = (i & size) == 0;
-        if (up ? clssd_nms_before(kb, vb, ka, va) : clssd_nms_before(ka, va, kb, vb)) {
-            k[i] = kb;
-            k[j] = ka;
-            v[i] = vb;
-            v[j] = va;
-        }
+/* One compare-exchange stage of a bitonic sort of L (a power of two) entries. OpenCL 1.2 has
+ * no generic address space, so one body is instantiated for local and for global memory. */
+#define CLSSD_NMS_SORT_STEP(NAME, SPACE)                                                         \
+    void NAME(SPACE uint *k, SPACE uint *v, int L, int size, int stride, int lid, int wg)        \
+    {                                                                                            \
+        for (int t = lid; t < L / 2; t += wg) {                                                  \
+            const int i = 2 * t - (t & (stride - 1)), j = i + stride;                            \
+            const uint ka = k[i], kb = k[j], va = v[i], vb = v[j];                               \
+            const int up = (i & size) == 0;                                                      \
+            if (up ? clssd_nms_before(kb, vb, ka, va) : clssd_nms_before(ka, va, kb, vb)) {      \
+                k[i] = kb;                                                                       \
+                k[j] = ka;                                                                       \
+                v[i] = vb;                                                                       \
+                v[j] = va;                                                                       \
+            }                                                                                    \
+        }                                                                                        \
     }
-}
-
-void clssd_nms_sort_step_global(__global uint *k, __global uint *v, int L, int size, int stride,
-                                int lid, int wg)
-{
-    for (int t = lid; t < L / 2; t += wg) {
-        const int i = 2 * t - (t & (stride - 1)), j = i + stride;
-        const uint ka = k[i], kb = k[j], va = v[i], vb = v[j];
-        const int up = (i & size) == 0;
-        if (up ? clssd_nms_before(kb, vb, ka, va) : clssd_nms_before(ka, va, kb, vb)) {
-            k[i] = kb;
-            k[j] = ka;
-            v[i] = vb;
-            v[j] = va;
-        }
-    }
-}
+CLSSD_NMS_SORT_STEP(clssd_nms_sort_step_local, __local)
+CLSSD_NMS_SORT_STEP(clssd_nms_sort_step_global, __global)
 
 /* keys[(b * Cn + ci) * P + p] (keys = ws + keys_off) for the Cn non-background classes.
  * Global size (P, B * Cn). */

@@ -87,6 +87,8 @@ static const case_spec cases[] = {
     {"nms_ssd300_coco", CLSSD_OP_NMS, NMS(81, 400, 200, 0.01f), {S(1, 8732 * 4, 1), S(1, 8732 * 81, 1)}, 2, 1, GEN_NMS, 0},
     {"nms_ssd512_voc", CLSSD_OP_NMS, NMS(21, 400, 200, 0.01f), {S(1, 24564 * 4, 1), S(1, 24564 * 21, 1)}, 2, 1, GEN_NMS, 0},
     {"nms_ties_quantized", CLSSD_OP_NMS, NMS(5, 50, 30, 0.05f), {S(1, 997 * 4, 1), S(1, 997 * 5, 1)}, 2, 3, GEN_NMS_TIES, 0},
+    /* more than 1024 candidates per class: the bitonic sort runs in global memory */
+    {"nms_topk_2000_global_sort", CLSSD_OP_NMS, NMS(2, 2000, 300, 0.0f), {S(1, 3000 * 4, 1), S(1, 3000 * 2, 1)}, 2, 2, GEN_NMS, 0},
     {"nms_conf0_topk_all", CLSSD_OP_NMS, NMS(3, 5000, 500, 0.0f), {S(1, 301 * 4, 1), S(1, 301 * 3, 1)}, 2, 2, GEN_NMS, 0},
     /* Caffe extras: residual sums, products, maxima, per-channel affine */
     {"eltwise_sum_coeff", CLSSD_OP_ELTWISE, {.eltwise = {.method = CLSSD_ELTWISE_SUM, .coeff = {1.0f, -0.5f, 2.0f}, .n_coeff = 3}}, {S(5, 7, 3), S(5, 7, 3), S(5, 7, 3)}, 3, 2, GEN_NORMAL, 0},
