@@ -1,7 +1,9 @@
 /* Convolution helpers around the CLBlast GEMM: im2col and the bias + activation epilogue. */
 
 /* col[(c*kh + u)*kw + v][r*Wo + j] for output rows r in [row0, row0 + rows): one work-item
- * per column element. Zero where the dilated window falls into the padding. */
+ * per column element. Zero where the dilated window falls into the padding. The extra
+ * bottom/right padding (TensorFlow "SAME") needs no argument: it lies at y >= H or xx >= W,
+ * which read as zero here; the host only sized Wo and the rows for it. */
 __kernel void clssd_im2col(__global const float *x, const int x_off, const int H, const int W,
                            const int C, const int kh, const int kw, const int sh, const int sw,
                            const int ph, const int pw, const int dh, const int dw, const int Wo,
@@ -23,14 +25,19 @@ __kernel void clssd_im2col(__global const float *x, const int x_off, const int H
     col[k * n_cols + j] = val;
 }
 
-/* y[b][c][i] += bias[c]; then ReLU when relu != 0. */
+/* y[b][c][i] += bias[c]; then ReLU when relu != 0, capped at relu_max when that is > 0
+ * (ReLU6). max/min do not round, so this matches the reference bit for bit. */
 __kernel void clssd_bias_act(__global float *y, const int n_total, const int C, const int HW,
-                             __global const float *bias, const int has_bias, const int relu)
+                             __global const float *bias, const int has_bias, const int relu,
+                             const float relu_max)
 {
     const int i = get_global_id(0);
     if (i >= n_total) return;
     float v = y[i];
     if (has_bias) v += bias[(i / HW) % C];
-    if (relu) v = fmax(v, 0.0f);
+    if (relu) {
+        v = fmax(v, 0.0f);
+        if (relu_max > 0.0f) v = fmin(v, relu_max);
+    }
     y[i] = v;
 }

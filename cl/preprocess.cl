@@ -1,19 +1,30 @@
-/* u8 RGB images -> network input [B, 3, H, W]: bilinear resize with half-pixel centres
- * (OpenCV INTER_LINEAR, Caffe-SSD's warp), channel order, mean, scale. desc[b] =
- * {byte offset, width, height, stride} of image b inside `pix`. */
+/* u8 RGB images -> network input [B, 3, H, W]: bilinear resize, channel order, mean, scale.
+ * desc[b] = {byte offset, width, height, stride} of image b inside `pix`. tf_legacy selects
+ * the source coordinate: 0 = half-pixel centres (OpenCV INTER_LINEAR, Caffe-SSD's warp),
+ * 1 = TensorFlow's ResizeBilinear without align_corners / half_pixel_centers (src = dst *
+ * in / out: the image is sampled from its top-left corner). Everything after the source
+ * coordinate is shared. */
 __kernel void clssd_preprocess_bilinear(__global const uchar *pix, __global const int4 *desc,
                                         __global float *y, const int B, const int out_w,
                                         const int out_h, const float m0, const float m1,
-                                        const float m2, const float scale, const int bgr)
+                                        const float m2, const float scale, const int bgr,
+                                        const int tf_legacy)
 {
     const int x = get_global_id(0), yy = get_global_id(1), b = get_global_id(2);
     if (x >= out_w || yy >= out_h || b >= B) return;
     const int4 d = desc[b];
     const int in_w = d.y, in_h = d.z, stride = d.w;
-    float sx = ((float)x + 0.5f) * ((float)in_w / (float)out_w) - 0.5f;
-    float sy = ((float)yy + 0.5f) * ((float)in_h / (float)out_h) - 0.5f;
-    sx = fmax(sx, 0.0f);
-    sy = fmax(sy, 0.0f);
+    float sx, sy;
+    if (tf_legacy) {
+        /* never negative, so no clamp below */
+        sx = (float)x * ((float)in_w / (float)out_w);
+        sy = (float)yy * ((float)in_h / (float)out_h);
+    } else {
+        sx = ((float)x + 0.5f) * ((float)in_w / (float)out_w) - 0.5f;
+        sy = ((float)yy + 0.5f) * ((float)in_h / (float)out_h) - 0.5f;
+        sx = fmax(sx, 0.0f);
+        sy = fmax(sy, 0.0f);
+    }
     int x0 = min((int)floor(sx), in_w - 1), y0 = min((int)floor(sy), in_h - 1);
     const int x1 = min(x0 + 1, in_w - 1), y1 = min(y0 + 1, in_h - 1);
     const float fx = sx - (float)x0, fy = sy - (float)y0;

@@ -159,6 +159,12 @@ CLSSD_API clssd_status clssd_model_load_caffe(clssd_context *ctx, const char *de
                                               const char *weights_path,
                                               const clssd_caffe_params *p, clssd_model **out);
 
+/* TensorFlow.js graph models of TensorFlow Object Detection API SSDs (model.json with its
+ * weight shards beside it), loaded directly; the graph's own preprocessing (resize, pixel
+ * scaling) is kept. 91-class COCO models get the COCO category names. */
+CLSSD_API clssd_status clssd_model_load_tfjs(clssd_context *ctx, const char *model_json_path,
+                                             clssd_model **out);
+
 /* Detection */
 /* The SSD paper's settings (0.01, 0.45, 400, 200). */
 CLSSD_API void clssd_detect_params_init(clssd_detect_params *p);

@@ -69,19 +69,29 @@ typedef enum clssd_op {
     CLSSD_OP_PREPROCESS, /* u8 RGB image -> bilinear resize -> channel order, mean, scale */
     CLSSD_OP_ELTWISE,    /* Caffe Eltwise: PROD, SUM (with coefficients), MAX of n inputs */
     CLSSD_OP_SCALE,      /* per-channel y = x * s[c] (+ b[c]): BatchNorm/Scale not folded */
+    CLSSD_OP_SIGMOID,    /* y = 1 / (1 + exp(-x)), element-wise */
+    CLSSD_OP_CONST,      /* output = the weight tensor; batch_const (e.g. stored anchors) */
     CLSSD_OP_COUNT
 } clssd_op; /* append-only once released: the .clssd file names ops by their table name */
 
 enum { CLSSD_POOL_MAX = 0, CLSSD_POOL_AVE = 1 };
 enum { CLSSD_ELTWISE_PROD = 0, CLSSD_ELTWISE_SUM = 1, CLSSD_ELTWISE_MAX = 2 }; /* Caffe's numbers */
+/* PREPROCESS source-coordinate rule (docs/ops.md): HALF_PIXEL is OpenCV INTER_LINEAR / Caffe's
+ * warp; TF_LEGACY is TensorFlow ResizeBilinear with align_corners = half_pixel_centers = false. */
+enum { CLSSD_RESIZE_HALF_PIXEL = 0, CLSSD_RESIZE_TF_LEGACY = 1 };
 
 typedef union clssd_op_params {
     struct {
         int32_t cout, kh, kw, sh, sw, ph, pw, dh, dw, groups;
         uint8_t relu; /* fused ReLU after bias */
+        /* extra zero rows / columns at the bottom / right only (TensorFlow "SAME" with an
+         * odd total padding): the padded input is H + 2*ph + ph_extra high */
+        int32_t ph_extra, pw_extra;
+        float relu_max; /* with relu: y = min(max(y, 0), relu_max) when > 0 (ReLU6); 0 = none */
     } conv;
     struct {
         float negative_slope;
+        float max; /* > 0: y = min(y, max) after the (leaky) ReLU (ReLU6); 0 = none */
     } relu;
     struct {
         int32_t method, kh, kw, sh, sw, ph, pw;
@@ -121,6 +131,7 @@ typedef union clssd_op_params {
         float mean[3];   /* subtracted, in the network's channel order */
         float scale;     /* multiplied after the mean */
         uint8_t bgr;     /* network channel order is BGR */
+        int32_t resize;  /* CLSSD_RESIZE_* */
     } pre;
 } clssd_op_params;
 
@@ -138,7 +149,7 @@ typedef struct clssd_node {
     int32_t weight, bias; /* tensor indices, -1: none */
     clssd_op_params p;
     clssd_shape out;      /* per-image output shape (n = 1); set by infer */
-    uint8_t batch_const;  /* output is the same for every image (priors) */
+    uint8_t batch_const;  /* output is the same for every image (priors, CONST) */
 } clssd_node;
 
 typedef struct clssd_tensor {
@@ -312,6 +323,8 @@ CLSSD__DECLARE_OP(nms);
 CLSSD__DECLARE_OP(preprocess);
 CLSSD__DECLARE_OP(eltwise);
 CLSSD__DECLARE_OP(scale);
+CLSSD__DECLARE_OP(sigmoid);
+CLSSD__DECLARE_OP(const);
 clssd_status clssd__preprocess_run(clssd_exec *ex, const clssd_op_params *pre, cl_mem dst);
 size_t clssd__conv2d_workspace(const clssd_graph *g, const clssd_node *n, int32_t batch);
 size_t clssd__nms_workspace(const clssd_graph *g, const clssd_node *n, int32_t batch);

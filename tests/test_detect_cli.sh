@@ -135,5 +135,40 @@ check "--model and --random: exit status 2 (got $rc)" test "$rc" -eq 2
 run help --help
 check "--help: exit status 0 (got $rc)" test "$rc" -eq 0
 
+# 6. The default model (no --model): the README's main job on the shipped sample picture
+#    finds what a person sees, where it is; the JSON is stable from run to run.
+SAMPLE=$ROOT/samples/dog.jpg
+run default --json "$T/default.json" --draw "$T/default" "$SAMPLE"
+check "default model: exit status 0 (got $rc)" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$T/default.err"
+check "default model: JSON structure" structure "$T/default.json" 0.5 dog.jpg
+check "default model: a dog, a bicycle and a car, in place" python3 -c '
+import json, sys; d = json.load(open(sys.argv[1]))
+assert d["model"] == "coco-ssdlite-mobilenet-v2", d["model"]
+dets = d["images"][0]["detections"]
+want = {"dog": [133, 220, 315, 541], "bicycle": [146, 120, 568, 429], "car": [458, 80, 691, 172]}
+for name, box in want.items():
+    assert any(t["name"] == name and all(abs(a - b) < 8 for a, b in zip(t["box"], box)) for t in dets), (name, dets)
+assert all(t["name"] in want or t["name"] == "cat" for t in dets), dets' "$T/default.json"
+check "default model: drawn PNG" is_png "$T/default/dog.png"
+run default2 --json "$T/default2.json" "$SAMPLE"
+check "default model: the same JSON twice" cmp -s "$T/default.json" "$T/default2.json"
+run keepall --threshold 0 --json "$T/keepall.json" "$SAMPLE"
+check "--threshold 0: everything the model emits (up to its 100 per image)" python3 -c '
+import json, sys; n = len(json.load(open(sys.argv[1]))["images"][0]["detections"])
+assert 50 <= n <= 100, n' "$T/keepall.json"
+export CLSSD_MODEL=$T/corrupt.clssd
+run envmodel "$SAMPLE"
+unset CLSSD_MODEL
+check "CLSSD_MODEL names the default model: a corrupt one is exit 2 (got $rc)" test "$rc" -eq 2
+TFJS=$ROOT/../shared/models/coco_ssdlite_mobilenet_v2_tfjs/model.json
+if [[ -f $TFJS ]]; then
+    run tfjs --model "$TFJS" --json "$T/tfjs.json" "$SAMPLE"
+    check "--model model.json (TF.js, converted on load): exit status 0 (got $rc)" test "$rc" -eq 0
+    check "--model model.json: the same detections as the shipped model" python3 -c '
+import json, sys; a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+assert a["images"] == b["images"], (a, b)' "$T/default.json" "$T/tfjs.json"
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -179,6 +179,7 @@ static void build_graph(clssd_graph *g)
     g->pre.pre.mean[2] = -0.0f;
     g->pre.pre.scale = 1.f / 255.f;
     g->pre.pre.bgr = 1;
+    g->pre.pre.resize = CLSSD_RESIZE_TF_LEGACY;
 
     int32_t w1 = tensor(g, "conv 1.weight", 4, 3, 3, 3);
     int32_t b1 = tensor(g, "conv1.bias", 4, 1, 1, 1);
@@ -192,13 +193,13 @@ static void build_graph(clssd_graph *g)
     memset(&p, 0, sizeof p);
     p.conv.cout = 4, p.conv.kh = 3, p.conv.kw = 3, p.conv.sh = 1, p.conv.sw = 2;
     p.conv.ph = 1, p.conv.pw = 0, p.conv.dh = 2, p.conv.dw = 1, p.conv.groups = 1;
-    p.conv.relu = 1;
+    p.conv.relu = 1, p.conv.ph_extra = 1, p.conv.pw_extra = 2, p.conv.relu_max = 6.f;
     int32_t c1 = add(g, "conv 1%=,x", CLSSD_OP_CONV2D, &p, 1, in);
     g->nodes[c1].weight = w1;
     g->nodes[c1].bias = b1;
 
     memset(&p, 0, sizeof p);
-    p.relu.negative_slope = -0.0f;
+    p.relu.negative_slope = -0.0f, p.relu.max = 0.1f;
     int32_t r1 = add(g, "relu\t1", CLSSD_OP_RELU, &p, 1, c1);
 
     memset(&p, 0, sizeof p);
@@ -259,7 +260,16 @@ static void build_graph(clssd_graph *g)
     memset(&p, 0, sizeof p);
     p.pre.out_w = 8, p.pre.out_h = 8, p.pre.mean[0] = 1e30f, p.pre.mean[1] = -2.5e-8f;
     p.pre.mean[2] = 3.f, p.pre.scale = 0.017f, p.pre.bgr = 0;
+    p.pre.resize = CLSSD_RESIZE_TF_LEGACY;
     add(g, "pre", CLSSD_OP_PREPROCESS, &p, 0);
+
+    memset(&p, 0, sizeof p);
+    add(g, "sig", CLSSD_OP_SIGMOID, &p, 1, sm);
+
+    int32_t ta = tensor(g, "anchors", 1, 2, 40, 1);
+    memset(&p, 0, sizeof p);
+    int32_t an = add(g, "anchors", CLSSD_OP_CONST, &p, 0);
+    g->nodes[an].weight = ta;
 
     g->input = in;
     g->output = ns;
@@ -360,12 +370,12 @@ static const char BASE_TEXT[] =
     "\n"
     "label background\n"
     "label cat\n"
-    "preprocess out_w=4 out_h=4 mean=1,2.5,3 scale=1 bgr=1\n"
+    "preprocess out_w=4 out_h=4 mean=1,2.5,3 scale=1 bgr=1 resize=0\n"
     "input data\n"
     "output conv\n"
     "node data input c=1 h=4 w=4\n"
     "node conv conv2d src=data weight=w bias=b cout=2 kh=1 kw=1 sh=1 sw=1 ph=0 pw=0 dh=1 dw=1 "
-    "groups=1 relu=0\n";
+    "groups=1 relu=0 ph_extra=0 pw_extra=0 relu_max=0\n";
 
 static spec_tensor BASE_TENSORS[2] = {{"w", {2, 1, 1, 1}}, {"b", {2, 1, 1, 1}}};
 
@@ -923,7 +933,7 @@ START_TEST(test_source_not_earlier)
            "node 'conv': source 'conv' is not an earlier node");
     /* a later node */
     static const char text[] = "clssd-graph 1\n"
-                               "node a relu src=b negative_slope=0\n"
+                               "node a relu src=b negative_slope=0 max=0\n"
                                "node b input c=1 h=1 w=1\n";
     REJECT(spec_file(text, NULL, 0, &size), "node 'a': source 'b' is not an earlier node");
     /* nothing of that name */
@@ -992,6 +1002,11 @@ START_TEST(test_node_keys)
     REJECT(base_with("relu=0", "relu=0 bogus=1", &size), "node 'conv': unknown key 'bogus'");
     REJECT(base_with("c=1 h=4", "c=1 axis=1 h=4", &size), "node 'data': unknown key 'axis'");
     REJECT(base_with("kh=1 ", "", &size), "node 'conv': missing key 'kh'");
+    /* the keys added for TensorFlow models are required like every other */
+    REJECT(base_with(" relu_max=0", "", &size), "node 'conv': missing key 'relu_max'");
+    REJECT(base_with(" ph_extra=0", "", &size), "node 'conv': missing key 'ph_extra'");
+    REJECT(base_with(" resize=0", "", &size), "preprocess: missing key 'resize'");
+    REJECT(base_with("ph_extra=0", "ph_extra=0.5", &size), "is not a 32-bit integer");
     REJECT(base_with("kh=1", "kh=1 kh=2", &size), "node 'conv': key 'kh' given twice");
     REJECT(base_with("kh=1", "kh=1x", &size), "kh=1x is not a 32-bit integer");
     REJECT(base_with("kh=1", "kh=2147483648", &size), "is not a 32-bit integer");

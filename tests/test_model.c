@@ -260,6 +260,160 @@ static void run_e2e(int size, int classes, int batch)
     clssd_model_destroy(m);
 }
 
+/* A tiny network in the shape of TensorFlow's SSDLite-MobileNetV2: TF legacy resize, "SAME"
+ * stride-2 convolutions with the odd padding at the bottom/right and fused ReLU6 (full and
+ * depthwise), 1x1 heads, SIGMOID scores, anchors as a CONST in PriorBox layout feeding
+ * DECODE. Batch 2 through the public detect call against the reference forward: every node
+ * within tolerance, and the device NMS equal to the reference NMS on the device's inputs. */
+static int32_t tf_conv(clssd_graph *g, clssd_rng *r, const char *name, int32_t src, int32_t cout,
+                       int32_t k, int32_t s, int32_t groups, float relu_max, float wscale)
+{
+    clssd_op_params p;
+    memset(&p, 0, sizeof p);
+    const clssd_shape x = g->nodes[src].out;
+    /* TF "SAME": out = ceil(in / s), total pad P = (out - 1) s + k - in, floor(P/2) on top */
+    const int32_t out = (x.h + s - 1) / s, pad = (out - 1) * s + k - x.h;
+    p.conv = (__typeof__(p.conv)){.cout = cout, .kh = k, .kw = k, .sh = s, .sw = s,
+                                  .ph = pad / 2, .pw = pad / 2, .ph_extra = pad % 2,
+                                  .pw_extra = pad % 2, .dh = 1, .dw = 1, .groups = groups,
+                                  .relu = relu_max > 0.0f, .relu_max = relu_max};
+    int32_t id = clssd__graph_add(g, name, CLSSD_OP_CONV2D, &p, &src, 1);
+    ck_assert_int_ge(id, 0);
+    char tn[80];
+    snprintf(tn, sizeof tn, "%s.w", name);
+    const int32_t cin = x.c / groups;
+    int32_t w = clssd__graph_add_tensor(g, tn, (clssd_shape){cout, cin, k, k});
+    snprintf(tn, sizeof tn, "%s.b", name);
+    int32_t b = clssd__graph_add_tensor(g, tn, (clssd_shape){1, cout, 1, 1});
+    ck_assert(w >= 0 && b >= 0);
+    const float sd = wscale * sqrtf(2.0f / (float)(cin * k * k));
+    for (size_t i = 0; i < clssd__shape_count(&g->tensors[w].shape); i++)
+        g->tensors[w].data[i] = sd * clssd__rng_normal(r);
+    for (int32_t i = 0; i < cout; i++) g->tensors[b].data[i] = 0.1f * clssd__rng_normal(r);
+    g->nodes[id].weight = w;
+    g->nodes[id].bias = b;
+    char err[256] = "";
+    ck_assert_msg(clssd__graph_infer(g, err, sizeof err) == CLSSD_OK, "%s: %s", name, err);
+    ck_assert_int_eq(g->nodes[id].out.h, out);
+    return id;
+}
+
+START_TEST(test_e2e_tf_ssdlite_like)
+{
+    const char *dev = g_ctx->info.device_name;
+    enum { S = 20, A = 3, C = 3 }; /* input size, anchors per cell, classes incl. background */
+    clssd_graph g;
+    clssd__graph_init(&g);
+    clssd_rng r;
+    clssd__rng_seed(&r, 99);
+    g.pre.pre = (__typeof__(g.pre.pre)){.out_w = S, .out_h = S, .mean = {127.5f, 127.5f, 127.5f},
+                                        .scale = 1.0f / 127.5f,
+                                        .resize = CLSSD_RESIZE_TF_LEGACY};
+    int32_t in = clssd__graph_add(&g, "image", CLSSD_OP_INPUT, NULL, NULL, 0);
+    ck_assert_int_ge(in, 0);
+    g.nodes[in].out = (clssd_shape){1, 3, S, S};
+    char err[256] = "";
+    ck_assert_msg(clssd__graph_infer(&g, err, sizeof err) == CLSSD_OK, "%s", err);
+    int32_t c1 = tf_conv(&g, &r, "conv1", in, 8, 3, 2, 1, 6.0f, 1.0f);      /* 20 -> 10 */
+    int32_t dw = tf_conv(&g, &r, "dw2", c1, 8, 3, 2, 8, 6.0f, 1.0f);        /* 10 -> 5 */
+    int32_t loc = tf_conv(&g, &r, "box", dw, A * 4, 1, 1, 1, 0.0f, 0.1f);   /* linear */
+    int32_t cls = tf_conv(&g, &r, "cls", dw, A * C, 1, 1, 1, 0.0f, 0.5f);
+    clssd_op_params p;
+    memset(&p, 0, sizeof p);
+    int32_t lp = clssd__graph_add(&g, "box_perm", CLSSD_OP_PERMUTE, &p, &loc, 1);
+    int32_t cp = clssd__graph_add(&g, "cls_perm", CLSSD_OP_PERMUTE, &p, &cls, 1);
+    int32_t sg = clssd__graph_add(&g, "scores", CLSSD_OP_SIGMOID, &p, &cp, 1);
+    /* anchors [1, 2, P*4, 1]: boxes around the 5x5 cell centres, then variances */
+    const int32_t P = 5 * 5 * A;
+    int32_t t = clssd__graph_add_tensor(&g, "anchors", (clssd_shape){1, 2, P * 4, 1});
+    ck_assert(lp >= 0 && cp >= 0 && sg >= 0 && t >= 0);
+    float *an = g.tensors[t].data;
+    for (int32_t i = 0; i < P; i++) {
+        const float cx = ((float)((i / A) % 5) + 0.5f) / 5.0f, cy = ((float)(i / A / 5) + 0.5f) / 5.0f;
+        const float half = 0.1f * (float)(i % A + 1);
+        const float box[4] = {cx - half, cy - half, cx + half, cy + half},
+                    var[4] = {0.1f, 0.1f, 0.2f, 0.2f};
+        memcpy(an + 4 * i, box, sizeof box);
+        memcpy(an + 4 * P + 4 * i, var, sizeof var);
+    }
+    int32_t ac = clssd__graph_add(&g, "anchors", CLSSD_OP_CONST, &p, NULL, 0);
+    ck_assert_int_ge(ac, 0);
+    g.nodes[ac].weight = t;
+    const int32_t dsrc[2] = {lp, ac};
+    int32_t dc = clssd__graph_add(&g, "decode", CLSSD_OP_DECODE, &p, dsrc, 2);
+    p.nms = (__typeof__(p.nms)){.n_classes = C, .background = 0, .top_k = 100,
+                                .keep_top_k = 20, .conf_thresh = 0.3f, .nms_thresh = 0.6f};
+    const int32_t nsrc[2] = {dc, sg};
+    int32_t ns = clssd__graph_add(&g, "nms", CLSSD_OP_NMS, &p, nsrc, 2);
+    ck_assert(dc >= 0 && ns >= 0);
+    g.input = in;
+    g.output = ns;
+
+    clssd_model *m = NULL;
+    clssd_status st = clssd__model_from_graph(g_ctx, &g, &m);
+    ck_assert_msg(st == CLSSD_OK, "[%s] tiny TF SSD: %s", dev, clssd_last_error(g_ctx));
+    ck_assert(m->g.nodes[ac].batch_const && !m->g.nodes[sg].batch_const);
+
+    clssd_image imgs[2];
+    static const int dims[2][2] = {{61, 47}, {15, 20}}; /* downscale, upscale */
+    for (int b = 0; b < 2; b++)
+        imgs[b] = (clssd_image){make_image(dims[b][0], dims[b][1], dims[b][0] * 3, 5u + (uint64_t)b),
+                                dims[b][0], dims[b][1], dims[b][0] * 3};
+    clssd_detect_params dp;
+    clssd_model_detect_params(m, &dp);
+    clssd_detection dets[40];
+    size_t counts[2] = {0}, total = 0;
+    st = clssd_detect_batch(m, imgs, 2, &dp, dets, 40, counts, &total);
+    ck_assert_msg(st == CLSSD_OK, "[%s] detect: %s", dev, clssd_last_error(g_ctx));
+
+    float **ref = NULL;
+    ck_assert_int_eq(clssd__ref_forward(&m->g, 2, imgs, NULL, &ref), CLSSD_OK);
+    for (int32_t i = 0; i < m->g.n_nodes; i++) {
+        if (i == m->g.output) continue;
+        size_t n = 0;
+        float *got = read_node(m, m->g.nodes[i].name, &n);
+        char msg[256];
+        double nmse = 0;
+        long worst = compare_floats(ref[i], got, n, 1e-4f, 1e-3f, &nmse, msg, sizeof msg);
+        ck_assert_msg(worst < 0, "[%s] tiny TF SSD node %s: NMSE %.3g, %s", dev,
+                      m->g.nodes[i].name, nmse, msg);
+        free(got);
+    }
+    /* the device NMS against the reference NMS on the device's own boxes and scores */
+    const clssd_node *nms = &m->g.nodes[m->g.output];
+    size_t nb = 0, nc = 0, no = 0;
+    float *boxes = read_node(m, "decode", &nb), *conf = read_node(m, "scores", &nc);
+    float *out = read_node(m, "nms", &no), *ref_out = calloc(no, sizeof(float));
+    clssd_ref_args a;
+    memset(&a, 0, sizeof a);
+    a.node = nms;
+    a.batch = 2;
+    a.n_src = 2;
+    a.src[0] = boxes;
+    a.src[1] = conf;
+    a.src_shape[0] = m->g.nodes[nms->src[0]].out;
+    a.src_shape[1] = m->g.nodes[nms->src[1]].out;
+    a.dst = ref_out;
+    ck_assert_int_eq(clssd__nms_ref(&a), CLSSD_OK);
+    const size_t per = (size_t)nms->out.h * 7;
+    for (int b = 0; b < 2; b++) {
+        const size_t cnt = (size_t)out[b * per];
+        ck_assert_msg(cnt > 0 && cnt == counts[b], "[%s] image %d: %zu detections, API %zu",
+                      dev, b, cnt, counts[b]);
+        ck_assert_msg(memcmp(out + b * per, ref_out + b * per, (cnt + 1) * 7 * sizeof(float)) == 0,
+                      "[%s] image %d: device NMS differs from the reference", dev, b);
+    }
+    printf("  tiny TF SSD batch 2: %zu + %zu detections\n", counts[0], counts[1]);
+    clssd__ref_outputs_free(&m->g, ref);
+    free(boxes);
+    free(conf);
+    free(out);
+    free(ref_out);
+    for (int b = 0; b < 2; b++) free((void *)imgs[b].rgb);
+    clssd_model_destroy(m);
+}
+END_TEST
+
 START_TEST(test_e2e_ssd300_voc)
 {
     run_e2e(300, 21, 2);
@@ -304,6 +458,7 @@ int main(void)
         s = suite_create("end_to_end");
         tc = tcase_create("e2e");
         tcase_set_timeout(tc, 2400);
+        tcase_add_test(tc, test_e2e_tf_ssdlite_like);
         tcase_add_test(tc, test_e2e_ssd300_voc);
         tcase_add_test(tc, test_e2e_ssd512_coco);
         suite_add_tcase(s, tc);

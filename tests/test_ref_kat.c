@@ -1417,6 +1417,136 @@ START_TEST(test_conv_groups_bias_relu)
 }
 END_TEST
 
+/* TensorFlow "SAME" padding with an odd total: 3x3, stride 2 on a 4x4 input x = 1..16
+ * (row-major) with ph = pw = 0, ph_extra = pw_extra = 1 (one zero row below, one zero column
+ * to the right): Ho = (4 + 0 + 1 - 3) / 2 + 1 = 2. With w = all ones y(i, j) is the sum of
+ * the window rows 2i..2i+2, cols 2j..2j+2, row/col 4 being zero:
+ *   y(0,0) = (1+2+3) + (5+6+7) + (9+10+11) = 54     y(0,1) = (3+4) + (7+8) + (11+12) = 45
+ *   y(1,0) = (9+10+11) + (13+14+15) = 72            y(1,1) = (11+12) + (15+16) = 54
+ * (Symmetric pad 1 would give y(0,0) = 1+2+5+6 = 14.) With bias -50, relu and relu_max 6
+ * (ReLU6): min(max(y - 50, 0), 6) = {4, 0, 6, 4}: one value of each branch. */
+START_TEST(test_conv_same_extra_pad)
+{
+    float x[16], w[9];
+    for (int i = 0; i < 16; i++) x[i] = (float)(i + 1);
+    for (int i = 0; i < 9; i++) w[i] = 1.0f;
+    clssd_node n;
+    conv_node(&n, 1, 3, 0, 1, 1, 0, 2);
+    n.p.conv.sh = n.p.conv.sw = 2;
+    n.p.conv.ph_extra = n.p.conv.pw_extra = 1;
+    float *d = run_conv("conv 3x3 s2 extra pad", &n, x, 1, 4, 4, w, NULL);
+    const double want[4] = {54, 45, 72, 54};
+    expect_array("conv 3x3 s2 ph 0 + 1, pw 0 + 1 on 4x4", d, want, 4, 1e-5);
+    free(d);
+
+    const float bias[1] = {-50.0f};
+    n.p.conv.relu = 1;
+    n.p.conv.relu_max = 6.0f;
+    d = run_conv("conv 3x3 s2 extra pad relu6", &n, x, 1, 4, 4, w, bias);
+    const double relu6[4] = {4, 0, 6, 4};
+    expect_array("conv 3x3 s2 extra pad, bias -50, ReLU6", d, relu6, 4, 1e-5);
+    free(d);
+}
+END_TEST
+
+/* Extra padding on a 1x1 conv makes the output larger than the input, so it is not the plain
+ * GEMM on x: x = [1 2; 3 4], w = 2, bias 1, ph_extra = pw_extra = 1 -> 3x3 output
+ * [2*1+1, 2*2+1, 0+1; 2*3+1, 2*4+1, 1; 1, 1, 1] = [3 5 1; 7 9 1; 1 1 1]. */
+START_TEST(test_conv_1x1_extra_pad)
+{
+    const float x[4] = {1, 2, 3, 4}, w[1] = {2.0f}, bias[1] = {1.0f};
+    clssd_node n;
+    conv_node(&n, 1, 1, 0, 1, 1, 0, 3);
+    n.p.conv.ph_extra = n.p.conv.pw_extra = 1;
+    float *d = run_conv("conv 1x1 extra pad", &n, x, 1, 2, 2, w, bias);
+    const double want[9] = {3, 5, 1, 7, 9, 1, 1, 1, 1};
+    expect_array("conv 1x1, ph_extra = pw_extra = 1", d, want, 9, 1e-6);
+    free(d);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ RELU with max */
+/* negative_slope 0.1, max 6: y = min(x > 0 ? x : 0.1 x, 6). x = {-10, -1, 0, 2.5, 6, 7, 1e30}
+ * -> {-1, -0.1, 0, 2.5, 6, 6, 6}: the cap applies after the leaky part and only above. */
+START_TEST(test_relu_max)
+{
+    const float x[7] = {-10.0f, -1.0f, 0.0f, 2.5f, 6.0f, 7.0f, 1e30f};
+    clssd_node n;
+    node_init(&n, CLSSD_OP_RELU, "relu6");
+    n.p.relu.negative_slope = 0.1f;
+    n.p.relu.max = 6.0f;
+    n.out = shp(1, 1, 7);
+    float *dst = alloc_guarded(7);
+    clssd_ref_args a;
+    args_init(&a, &n, 1, dst);
+    a.src[0] = x;
+    a.src_shape[0] = shp(1, 1, 7);
+    a.n_src = 1;
+    EXPECT_OK("relu max", clssd__relu_ref(&a));
+    check_guard("relu max", dst, 7);
+    const double want[7] = {-1, -0.1, 0, 2.5, 6, 6, 6};
+    expect_array("leaky relu, max 6", dst, want, 7, 1e-7);
+    free(dst);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ SIGMOID */
+/* y = 1 / (1 + e^-x), with e^-1 = 0.36787944117, e^-2 = 0.13533528324,
+ * e^-20 = 2.0611536224e-9, e^-100 = 3.7200759760e-44:
+ *   s(0) = 0.5, s(1) = 1/1.36787944 = 0.73105857863, s(-1) = 1 - s(1) = 0.26894142137,
+ *   s(2) = 1/1.13533528 = 0.88079707798, s(-2) = 0.11920292202,
+ *   s(20) = 1 - 2.06e-9 (1.0 in float), s(-20) = e^-20 / (1 + e^-20) = 2.0611536182e-9,
+ *   s(100) = 1 (float), s(-100) = e^-100 = 3.72e-44 (a float subnormal: within a few %).
+ * exp(100) overflows float, so the naive 1 / (1 + exp(-x)) would make s(-100) exactly 0
+ * (and exp(x) / (1 + exp(x)) would make s(100) NaN): the checks below tell them apart. */
+START_TEST(test_sigmoid)
+{
+    const float x[10] = {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 20.0f, -20.0f, 100.0f, -100.0f, -0.0f};
+    clssd_node n;
+    node_init(&n, CLSSD_OP_SIGMOID, "sigmoid");
+    n.out = shp(1, 2, 5);
+    float *dst = alloc_guarded(10);
+    clssd_ref_args a;
+    args_init(&a, &n, 1, dst);
+    a.src[0] = x;
+    a.src_shape[0] = shp(1, 2, 5);
+    a.n_src = 1;
+    EXPECT_OK("sigmoid", clssd__sigmoid_ref(&a));
+    check_guard("sigmoid", dst, 10);
+    check_written("sigmoid", dst, 10);
+    const double want[10] = {0.5,          0.73105857863, 0.26894142137, 0.88079707798,
+                             0.11920292202, 1.0,          2.0611536182e-9, 1.0,
+                             3.7200759760e-44, 0.5};
+    expect_array("sigmoid", dst, want, 10, 1e-7);
+    /* the tiny ones relative to their size */
+    KAT_CHECK(fabs((double)dst[6] / 2.0611536182e-9 - 1.0) < 1e-6, "sigmoid(-20) = %.9g",
+              (double)dst[6]);
+    KAT_CHECK(dst[8] > 0.0f && fabs((double)dst[8] / 3.7200759760e-44 - 1.0) < 0.05,
+              "sigmoid(-100) = %.9g, expected 3.72e-44 (a subnormal), not 0", (double)dst[8]);
+    free(dst);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ CONST */
+START_TEST(test_const)
+{
+    const float t[6] = {0.25f, -1.0f, 3.5f, 1e-30f, -0.0f, 7.0f};
+    clssd_node n;
+    node_init(&n, CLSSD_OP_CONST, "anchors");
+    n.out = shp(2, 3, 1);
+    n.batch_const = 1;
+    float *dst = alloc_guarded(6);
+    clssd_ref_args a;
+    args_init(&a, &n, 4, dst); /* one copy whatever the batch */
+    a.weight = t;
+    a.weight_shape = shp(2, 3, 1);
+    EXPECT_OK("const", clssd__const_ref(&a));
+    check_guard("const", dst, 6);
+    KAT_CHECK(memcmp(dst, t, sizeof t) == 0, "const: output is not the tensor bit for bit");
+    free(dst);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ PREPROCESS */
 /* A 2x2 RGB image (rows 8 bytes apart: 2 padding bytes of 0xAB that must not be read)
  * resized to 4x4 with half-pixel centres: sx = (x + 0.5) / 2 - 0.5 = -0.25 (-> 0), 0.25,
@@ -1473,6 +1603,74 @@ START_TEST(test_preprocess)
 }
 END_TEST
 
+/* TensorFlow legacy resize (align_corners = half_pixel_centers = false) of a 4x2 RGB image,
+ * rows 16 bytes apart (4 padding bytes of 0xAB):
+ *   R(x, y) = 10x + 100y      rows [0 10 20 30], [100 110 120 130]
+ *   G(x, y) = 200 - 10x - 50y rows [200 190 180 170], [150 140 130 120]
+ *   B                         rows [0 90 0 90], [240 0 240 0] (not linear: checks which
+ *                             neighbours are used, which a linear ramp cannot)
+ * src = dst * in / out, top = floor(src), bottom = min(top + 1, in - 1), weight = src - top.
+ * 4x2 -> 2x1: sx = 0, 2 (weight 0), sy = 0: pixels (0,0), (2,0): R {0, 20}, G {200, 180},
+ * B {0, 0} (half-pixel centres would blend columns 0-1 and 2-3 instead).
+ * 4x2 -> 3x3: sx = 0, 4/3 (cols 1-2, weight 1/3), 8/3 (cols 2-3, weight 2/3); sy = 0,
+ * 2/3 (rows 0-1, weight 2/3), 4/3 (top 1, bottom min(2, 1) = 1: row 1 only). R and G are
+ * linear, so R = 10 sx + 100 sy' and G = 200 - 10 sx - 50 sy' with sy' = 0, 2/3, 1:
+ *   R = [0 40/3 80/3; 200/3 80 280/3; 100 340/3 380/3]
+ *   G = [200 560/3 520/3; 500/3 460/3 140; 150 410/3 370/3]
+ * B: rows interpolated along x first: row 0 at sx: 0, 90*2/3 + 0*1/3 = 60, 0*1/3 + 90*2/3 =
+ * 60; row 1: 240, 0*2/3 + 240/3 = 80, 240/3 + 0 = 80. Then y: [0 60 60]; 1/3 row 0 + 2/3
+ * row 1 = [160, 20 + 160/3 = 220/3, 220/3]; row 1 = [240 80 80].
+ * Then (v - mean) * scale with mean {10, 20, 30}, scale 0.5, RGB order. */
+static const uint8_t tf_rgb[32] = {0,   200, 0,   10,  190, 90, 20,  180, 0,   30,  170,
+                                   90,  0xAB, 0xAB, 0xAB, 0xAB, 100, 150, 240, 110, 140, 0,
+                                   120, 130, 240, 130, 120, 0,  0xAB, 0xAB, 0xAB, 0xAB};
+
+static void run_tf_pre(const char *what, int32_t ow, int32_t oh, const double *R,
+                       const double *G, const double *B)
+{
+    clssd_node n;
+    node_init(&n, CLSSD_OP_PREPROCESS, "pre");
+    n.p.pre.out_w = ow;
+    n.p.pre.out_h = oh;
+    n.p.pre.mean[0] = 10.0f;
+    n.p.pre.mean[1] = 20.0f;
+    n.p.pre.mean[2] = 30.0f;
+    n.p.pre.scale = 0.5f;
+    n.p.pre.resize = CLSSD_RESIZE_TF_LEGACY;
+    n.out = shp(3, oh, ow);
+    const size_t plane = (size_t)ow * (size_t)oh;
+    const clssd_image im = {tf_rgb, 4, 2, 16};
+    float *dst = alloc_guarded(3 * plane);
+    clssd_ref_args a;
+    args_init(&a, &n, 1, dst);
+    a.images = &im;
+    EXPECT_OK(what, clssd__preprocess_ref(&a));
+    check_guard(what, dst, 3 * plane);
+    check_written(what, dst, 3 * plane);
+    const double *const ch[3] = {R, G, B};
+    for (int k = 0; k < 3; k++) {
+        double want[9];
+        for (size_t i = 0; i < plane; i++) want[i] = (ch[k][i] - 10.0 * (k + 1)) * 0.5;
+        char label[96];
+        snprintf(label, sizeof label, "%s channel %c", what, "RGB"[k]);
+        expect_array(label, dst + plane * (size_t)k, want, plane, 1e-4);
+    }
+    free(dst);
+}
+
+START_TEST(test_preprocess_tf_legacy)
+{
+    const double r21[2] = {0, 20}, g21[2] = {200, 180}, b21[2] = {0, 0};
+    run_tf_pre("TF resize 4x2 -> 2x1", 2, 1, r21, g21, b21);
+    const double r33[9] = {0, 40.0 / 3, 80.0 / 3, 200.0 / 3, 80, 280.0 / 3, 100, 340.0 / 3,
+                           380.0 / 3};
+    const double g33[9] = {200, 560.0 / 3, 520.0 / 3, 500.0 / 3, 460.0 / 3, 140, 150,
+                           410.0 / 3, 370.0 / 3};
+    const double b33[9] = {0, 60, 60, 160, 220.0 / 3, 220.0 / 3, 240, 80, 80};
+    run_tf_pre("TF resize 4x2 -> 3x3", 3, 3, r33, g33, b33);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ main */
 static Suite *kat_suite(void)
 {
@@ -1516,7 +1714,13 @@ static Suite *kat_suite(void)
     tcase_add_test(to, test_l2norm_shared);
     tcase_add_test(to, test_conv_dilated);
     tcase_add_test(to, test_conv_groups_bias_relu);
+    tcase_add_test(to, test_conv_same_extra_pad);
+    tcase_add_test(to, test_conv_1x1_extra_pad);
+    tcase_add_test(to, test_relu_max);
+    tcase_add_test(to, test_sigmoid);
+    tcase_add_test(to, test_const);
     tcase_add_test(to, test_preprocess);
+    tcase_add_test(to, test_preprocess_tf_legacy);
     suite_add_tcase(s, to);
     return s;
 }

@@ -11,12 +11,19 @@
  *   --labelmap F   class names from a labelmap*.prototxt
  *   --name NAME    model name (default: the prototxt's)
  * --random SEED fills every weight with seeded random values (MSRA) instead of reading a
- * caffemodel: for nets whose weights are not at hand. */
+ * caffemodel: for nets whose weights are not at hand.
+ *
+ *   clssd-convert tfjs MODEL.json OUT.clssd [--name NAME]
+ *
+ * A TensorFlow.js graph model of a TF Object Detection API SSD (its weight shards beside
+ * model.json). The graph carries its own preprocessing; 91-class COCO models get the COCO
+ * names. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "caffe.h"
+#include "tfjs.h"
 
 static int usage(void)
 {
@@ -24,12 +31,47 @@ static int usage(void)
             "usage: clssd-convert caffe DEPLOY.prototxt (WEIGHTS.caffemodel | --random SEED) "
             "OUT.clssd\n"
             "       [--mean B,G,R] [--scale S] [--rgb] [--input WxH] [--labelmap FILE] "
-            "[--name NAME]\n");
+            "[--name NAME]\n"
+            "       clssd-convert tfjs MODEL.json OUT.clssd [--name NAME]\n");
     return 2;
+}
+
+static void summary(const clssd_graph *g, const char *out_path, const char *extra)
+{
+    long long params = 0;
+    for (int32_t t = 0; t < g->n_tensors; t++) params += (long long)clssd__shape_count(&g->tensors[t].shape);
+    const clssd_node *nms = &g->nodes[g->output];
+    printf("%s: %s, %d nodes, %lld parameters, input %dx%d, %d classes, %zu priors%s\n", out_path,
+           g->name, g->n_nodes, params, g->nodes[g->input].out.w, g->nodes[g->input].out.h,
+           nms->p.nms.n_classes, clssd__shape_count(&g->nodes[nms->src[0]].out) / 4, extra);
+}
+
+static int convert_tfjs(int argc, char **argv)
+{
+    if (argc != 4 && !(argc == 6 && !strcmp(argv[4], "--name"))) return usage();
+    tfjs_import_options o;
+    tfjs_import_options_init(&o);
+    if (argc == 6) o.name = argv[5];
+    char err[640] = "";
+    clssd_graph g;
+    clssd__graph_init(&g);
+    int rc = 1;
+    clssd_status s = tfjs_load_graph(argv[2], &o, &g, err, sizeof err);
+    if (s != CLSSD_OK) {
+        fprintf(stderr, "clssd-convert: %s\n", err);
+    } else if ((s = clssd__file_save(&g, argv[3], err, sizeof err)) != CLSSD_OK) {
+        fprintf(stderr, "clssd-convert: %s: %s\n", argv[3], err);
+    } else {
+        summary(&g, argv[3], "");
+        rc = 0;
+    }
+    clssd__graph_free(&g);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && !strcmp(argv[1], "tfjs")) return convert_tfjs(argc, argv);
     if (argc < 5 || strcmp(argv[1], "caffe") != 0) return usage();
     const char *deploy_path = argv[2], *weights_path = NULL, *out_path;
     long long seed = -1;
@@ -83,13 +125,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "clssd-convert: %s: %s\n", out_path, err);
         goto done;
     }
-    long long params = 0;
-    for (int32_t t = 0; t < g.n_tensors; t++) params += (long long)clssd__shape_count(&g.tensors[t].shape);
-    const clssd_node *nms = &g.nodes[g.output];
-    printf("%s: %s, %d nodes, %lld parameters, input %dx%d, %d classes, %zu priors%s\n", out_path,
-           g.name, g.n_nodes, params, g.nodes[g.input].out.w, g.nodes[g.input].out.h,
-           nms->p.nms.n_classes, clssd__shape_count(&g.nodes[nms->src[0]].out) / 4,
-           seed >= 0 ? " (random weights)" : "");
+    summary(&g, out_path, seed >= 0 ? " (random weights)" : "");
     rc = 0;
 done:
     clssd__graph_free(&g);

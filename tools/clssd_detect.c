@@ -1,7 +1,10 @@
 /* clssd-detect: run an SSD model over images; detections as JSON, optionally drawn on PNGs.
  *
- *   clssd-detect [--model FILE.clssd | --random ssd300|ssd512] [--device P:D] [--batch N]
+ *   clssd-detect [--model FILE | --random ssd300|ssd512] [--device P:D] [--batch N]
  *                [--threshold T] [--json OUT] [--draw DIR] IMAGE_OR_DIR...
+ *
+ * Without --model it runs the default 80-class COCO detector (SSDLite-MobileNetV2, see
+ * models/README.md): $CLSSD_MODEL, else the installed copy, else the source tree's.
  *
  * Uses only the public API (clssd.h). Exit status: 0 all images done, 1 some image failed
  * (recorded in the JSON, the others still done), 2 usage error, bad model, no device or an
@@ -28,14 +31,15 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: " PROG " [--model FILE.clssd | --random ssd300|ssd512] [--device P:D]\n"
+            "usage: " PROG " [--model FILE | --random ssd300|ssd512] [--device P:D]\n"
             "                    [--batch N] [--threshold T] [--json OUT] [--draw DIR]\n"
             "                    IMAGE_OR_DIR...\n"
             "\n"
             "Runs an SSD detector over JPEG/PNG images and writes one JSON document with the\n"
             "detections (boxes in pixels of the original image).\n"
             "\n"
-            "  --model FILE      a converted .clssd model\n"
+            "  --model FILE      a .clssd model, or a TF.js model.json (converted on load);\n"
+            "                    default: the COCO SSDLite-MobileNetV2 detector (80 classes)\n"
             "  --random NET      ssd300 or ssd512: SSD VGG16 with seeded RANDOM weights, for\n"
             "                    trying the tool without a trained model: its boxes mean\n"
             "                    nothing. VOC labels (21 classes); --classes 81: COCO;\n"
@@ -53,11 +57,39 @@ static void usage(FILE *f)
             "A directory argument means every *.jpg, *.jpeg and *.png in it, sorted by name.\n"
             "Exit status: 0 ok, 1 some image could not be read (an \"error\" entry in the JSON),\n"
             "2 usage error, bad model file, no OpenCL device or unwritable output.\n"
-            "Environment: CLSSD_DEVICE, CLSSD_CACHE_DIR (kernel binary cache).\n",
+            "Environment: CLSSD_MODEL (default model file), CLSSD_DEVICE, CLSSD_CACHE_DIR\n"
+            "(kernel binary cache).\n",
             MAX_BATCH);
 }
 
 /* ---------------------------------------------------------------- small helpers */
+
+#ifndef CLSSD_INSTALLED_MODEL
+#define CLSSD_INSTALLED_MODEL ""
+#endif
+#ifndef CLSSD_SOURCE_MODEL
+#define CLSSD_SOURCE_MODEL ""
+#endif
+
+/* The default model: $CLSSD_MODEL, else the installed copy, else the one in the source
+ * tree this program was built from. */
+static const char *default_model(void)
+{
+    const char *env = getenv("CLSSD_MODEL");
+    if (env && *env) return env;
+    FILE *f = fopen(CLSSD_INSTALLED_MODEL, "rb");
+    if (f) {
+        fclose(f);
+        return CLSSD_INSTALLED_MODEL;
+    }
+    return CLSSD_SOURCE_MODEL;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
 
 static double now_s(void)
 {
@@ -579,7 +611,8 @@ int main(int argc, char **argv)
         free_entries(&images);
         return list_devices();
     }
-    if (!o.model_path == !o.random_net) {
+    if (!o.model_path && !o.random_net) o.model_path = default_model();
+    if (!o.model_path == !o.random_net || (o.model_path && !*o.model_path)) {
         fprintf(stderr, PROG ": give one of --model FILE or --random ssd300|ssd512\n");
         usage(stderr);
         free_entries(&images);
@@ -640,7 +673,9 @@ int main(int argc, char **argv)
     if (clssd_context_device(ctx, &dev) == CLSSD_OK)
         snprintf(device_name, sizeof device_name, "%s / %s", dev.platform_name, dev.device_name);
 
-    if (o.model_path) {
+    if (o.model_path && ends_with(o.model_path, ".json")) {
+        s = clssd_model_load_tfjs(ctx, o.model_path, &model);
+    } else if (o.model_path) {
         s = clssd_model_load(ctx, o.model_path, &model);
     } else {
         clssd_ssd_params sp;
@@ -764,9 +799,19 @@ int main(int argc, char **argv)
             if (e->error) {
                 n_failed++;
                 fprintf(stderr, PROG ": %s: %s\n", e->file, e->error);
-            } else if (progress) {
-                fprintf(stderr, "[%zu/%zu] %s: %zu detection%s\n", i + 1, images.n,
+            } else if (progress || json != stdout) {
+                /* what was found, in words: the JSON carries the numbers */
+                fprintf(stderr, "[%zu/%zu] %s: %zu detection%s", i + 1, images.n,
                         base_name(e->file), e->n_dets, e->n_dets == 1 ? "" : "s");
+                for (size_t k = 0; k < e->n_dets && k < 12; k++) {
+                    const char *name = clssd_model_label(model, e->dets[k].label);
+                    fprintf(stderr, "%s", k ? ", " : ": ");
+                    if (name)
+                        fprintf(stderr, "%s %.2f", name, (double)e->dets[k].score);
+                    else
+                        fprintf(stderr, "class %d %.2f", (int)e->dets[k].label, (double)e->dets[k].score);
+                }
+                fprintf(stderr, "%s\n", e->n_dets > 12 ? ", ..." : "");
             }
         }
     }
@@ -789,6 +834,8 @@ int main(int argc, char **argv)
                 n_total_dets == 1 ? "" : "s", (double)o.threshold, dt,
                 n_ok ? dt / (double)n_ok : 0.0, device_name);
     }
+    if (o.draw_dir && !draw_failed && images.n > n_failed)
+        fprintf(stderr, PROG ": drawn pictures in %s/\n", o.draw_dir);
     if (rc == 0 && (n_failed || draw_failed)) rc = 1;
 
 done:

@@ -204,6 +204,8 @@ static clssd_status apply_affine(importer *im, int32_t src, const float *a, cons
 {
     clssd_graph *g = im->g;
     clssd_node *n = &g->nodes[src];
+    /* Not past an activation: a*relu(y)+b is not relu(a*y+b). The extra "SAME" padding
+     * is zeros like the rest, so padding does not matter. */
     if ((n->op == CLSSD_OP_CONV2D && !n->p.conv.relu && n->out.c == C) || n->op == CLSSD_OP_SCALE) {
         if (!consumed_after(g, src)) {
             if (n->bias < 0) {
@@ -311,9 +313,11 @@ static clssd_status relu_layer(importer *im, const caffe_msg *l)
     const caffe_msg *p = caffe_get_msg(l, "relu_param", 0);
     const float slope = p ? (float)caffe_get_float(p, "negative_slope", 0, 0.0) : 0.0f;
     clssd_node *src = &im->g->nodes[x->node];
-    /* Fuse into the convolution when nothing has read its pre-activation output yet. */
+    /* Fuse into the convolution when nothing has read its pre-activation output yet. A
+     * relu_max left on a conv without relu means nothing until relu is set, so such a conv
+     * is not fused into (it would become a ReLU6). */
     if (slope == 0.0f && src->op == CLSSD_OP_CONV2D && !src->p.conv.relu &&
-        !consumed_after(im->g, x->node)) {
+        src->p.conv.relu_max == 0.0f && !consumed_after(im->g, x->node)) {
         src->p.conv.relu = 1;
         return top_alias(im, l, x, x->dims, x->nd);
     }

@@ -351,8 +351,10 @@ static const pdesc PD_CONV[] = {
     I32("cout", p.conv.cout),     I32("kh", p.conv.kh),      I32("kw", p.conv.kw),
     I32("sh", p.conv.sh),         I32("sw", p.conv.sw),      I32("ph", p.conv.ph),
     I32("pw", p.conv.pw),         I32("dh", p.conv.dh),      I32("dw", p.conv.dw),
-    I32("groups", p.conv.groups), BOOL("relu", p.conv.relu), {0}};
-static const pdesc PD_RELU[] = {F32("negative_slope", p.relu.negative_slope), {0}};
+    I32("groups", p.conv.groups), BOOL("relu", p.conv.relu), I32("ph_extra", p.conv.ph_extra),
+    I32("pw_extra", p.conv.pw_extra), F32("relu_max", p.conv.relu_max), {0}};
+static const pdesc PD_RELU[] = {F32("negative_slope", p.relu.negative_slope),
+                                F32("max", p.relu.max), {0}};
 static const pdesc PD_POOL[] = {{"method", P_METHOD, NO(p.pool.method), 0, 0},
                                 I32("kh", p.pool.kh),
                                 I32("kw", p.pool.kw),
@@ -394,7 +396,7 @@ static const pdesc PD_ELTWISE[] = {
     {0}};
 static const pdesc PD_PRE[] = {
     I32("out_w", p.pre.out_w), I32("out_h", p.pre.out_h), {"mean", P_F32FIX, NO(p.pre.mean), 0, 3},
-    F32("scale", p.pre.scale), BOOL("bgr", p.pre.bgr),    {0}};
+    F32("scale", p.pre.scale), BOOL("bgr", p.pre.bgr),    I32("resize", p.pre.resize), {0}};
 
 /* Our own copy of the op names in enum order, so this file does not depend on the
  * op table; the names are part of the file format and never change. */
@@ -416,6 +418,8 @@ static const struct {
     [CLSSD_OP_PREPROCESS] = {"preprocess", PD_PRE},
     [CLSSD_OP_ELTWISE] = {"eltwise", PD_ELTWISE},
     [CLSSD_OP_SCALE] = {"scale", PD_NONE},
+    [CLSSD_OP_SIGMOID] = {"sigmoid", PD_NONE},
+    [CLSSD_OP_CONST] = {"const", PD_NONE}, /* its tensor is the node's weight= */
 };
 _Static_assert(sizeof OPS / sizeof OPS[0] == CLSSD_OP_COUNT, "op names out of sync");
 
@@ -1264,7 +1268,7 @@ typedef struct node_refs {
 static clssd_status get_params(loader *L, char **tok, int ntok, const pdesc *pd, clssd_node *n,
                                const char *who, node_refs *refs)
 {
-    uint32_t seen = 0; /* bits 0..2: src, weight, bias; bit 3 + k: pd[k] (<= 14 keys) */
+    uint32_t seen = 0; /* bits 0..2: src, weight, bias; bit 3 + k: pd[k] (<= 29; conv2d: 14) */
     for (int t = 0; t < ntok; t++) {
         char *eq = strchr(tok[t], '=');
         if (!eq || eq == tok[t])

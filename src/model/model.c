@@ -19,6 +19,13 @@ clssd_status clssd__model_from_graph(clssd_context *ctx, clssd_graph *g, clssd_m
         clssd__graph_free(g);
         return CLSSD_FAIL(ctx, CLSSD_ERR_BAD_MODEL, "model needs an input node and an nms output");
     }
+    /* g->pre is no graph node, so infer did not check it: refuse an unknown mode at load
+     * time rather than at the first detect */
+    const int32_t mode = g->pre.pre.resize;
+    if (mode != CLSSD_RESIZE_HALF_PIXEL && mode != CLSSD_RESIZE_TF_LEGACY) {
+        clssd__graph_free(g);
+        return CLSSD_FAIL(ctx, CLSSD_ERR_BAD_MODEL, "preprocess: unknown resize mode %d", mode);
+    }
     clssd_model *m = clssd__calloc(1, sizeof *m);
     if (!m) {
         clssd__graph_free(g);

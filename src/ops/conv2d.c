@@ -1,7 +1,11 @@
 /* Convolution on the device: im2col into the shared workspace, then CLBlast SGEMM per image
  * and group; 1x1 stride-1 unpadded convolutions use the input directly as the GEMM's B.
+ * The extra bottom/right padding of TensorFlow's "SAME" (ph_extra, pw_extra) needs no work
+ * in im2col: those rows and columns lie past H and W, where it already writes zeros; it only
+ * makes the output larger (and so rules out the pointwise path).
  * The im2col buffer is filled in chunks of output rows so that the workspace stays bounded
  * (SSD512's conv1_2 would otherwise need 600 MB). */
+#include <float.h>
 #include <stdio.h>
 
 #include "clssd_internal.h"
@@ -13,7 +17,8 @@
 static int is_pointwise(const clssd_node *n)
 {
     const __typeof__(n->p.conv) *c = &n->p.conv;
-    return c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0;
+    return c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0 &&
+           c->ph_extra == 0 && c->pw_extra == 0;
 }
 
 clssd_status clssd__conv2d_infer(const clssd_graph *g, clssd_node *n, char *err, size_t err_size)
@@ -25,18 +30,26 @@ clssd_status clssd__conv2d_infer(const clssd_graph *g, clssd_node *n, char *err,
     }
     const clssd_shape *x = &g->nodes[n->src[0]].out;
     if (c->cout <= 0 || c->kh <= 0 || c->kw <= 0 || c->sh <= 0 || c->sw <= 0 || c->ph < 0 ||
-        c->pw < 0 || c->dh <= 0 || c->dw <= 0 || c->groups <= 0 || x->c % c->groups != 0 ||
-        c->cout % c->groups != 0) {
+        c->pw < 0 || c->ph_extra < 0 || c->pw_extra < 0 || c->dh <= 0 || c->dw <= 0 ||
+        c->groups <= 0 || x->c % c->groups != 0 || c->cout % c->groups != 0) {
         snprintf(err, err_size, "bad parameters (cout %d, kernel %dx%d, stride %dx%d, pad %dx%d, "
-                 "dilation %dx%d, groups %d, input channels %d)", c->cout, c->kh, c->kw, c->sh,
-                 c->sw, c->ph, c->pw, c->dh, c->dw, c->groups, x->c);
+                 "extra pad %dx%d, dilation %dx%d, groups %d, input channels %d)", c->cout, c->kh,
+                 c->kw, c->sh, c->sw, c->ph, c->pw, c->ph_extra, c->pw_extra, c->dh, c->dw,
+                 c->groups, x->c);
+        return CLSSD_ERR_BAD_MODEL;
+    }
+    /* NaN, negative or infinite bounds are refused rather than given a meaning */
+    if (!(c->relu_max >= 0.0f && c->relu_max <= FLT_MAX)) {
+        snprintf(err, err_size, "bad relu_max %g (0 = none, else a finite bound > 0)",
+                 (double)c->relu_max);
         return CLSSD_ERR_BAD_MODEL;
     }
     int64_t ekh = (int64_t)c->dh * (c->kh - 1) + 1, ekw = (int64_t)c->dw * (c->kw - 1) + 1;
-    int64_t ho = ((int64_t)x->h + 2 * c->ph - ekh) / c->sh + 1;
-    int64_t wo = ((int64_t)x->w + 2 * c->pw - ekw) / c->sw + 1;
-    if ((int64_t)x->h + 2 * c->ph < ekh || (int64_t)x->w + 2 * c->pw < ekw || ho > INT32_MAX ||
-        wo > INT32_MAX) {
+    const int64_t span_h = (int64_t)x->h + 2 * (int64_t)c->ph + c->ph_extra;
+    const int64_t span_w = (int64_t)x->w + 2 * (int64_t)c->pw + c->pw_extra;
+    int64_t ho = (span_h - ekh) / c->sh + 1;
+    int64_t wo = (span_w - ekw) / c->sw + 1;
+    if (span_h < ekh || span_w < ekw || ho > INT32_MAX || wo > INT32_MAX) {
         snprintf(err, err_size, "kernel %lldx%lld larger than padded input %dx%d",
                  (long long)ekh, (long long)ekw, x->h, x->w);
         return CLSSD_ERR_BAD_MODEL;
@@ -163,10 +176,11 @@ clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
         if (s != CLSSD_OK) goto done;
         const cl_int total = (cl_int)(out_img * (size_t)ex->batch), C = c->cout,
                      HW = (cl_int)HWo, has_bias = n->bias >= 0, relu = c->relu;
+        const float relu_max = c->relu_max;
         cl_mem bias = n->bias >= 0 ? ex->weights[n->bias] : out;
-        s = clssd__set_args(ctx, k_bias, 7, sizeof out, &out, sizeof total, &total, sizeof C, &C,
+        s = clssd__set_args(ctx, k_bias, 8, sizeof out, &out, sizeof total, &total, sizeof C, &C,
                             sizeof HW, &HW, sizeof bias, &bias, sizeof has_bias, &has_bias,
-                            sizeof relu, &relu);
+                            sizeof relu, &relu, sizeof relu_max, &relu_max);
         if (s != CLSSD_OK) goto done;
         const size_t gsz = (size_t)total, lsz = 64;
         s = clssd__enqueue(ctx, k_bias, 1, &gsz, &lsz);

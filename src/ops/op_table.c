@@ -44,6 +44,13 @@ const clssd_op_desc clssd__ops[CLSSD_OP_COUNT] = {
                           .tol_abs = 1e-6f, .tol_rel = 1e-6f},
     [CLSSD_OP_SCALE] = {.name = "scale", .program = "eltwise", .infer = clssd__scale_infer,
                         .forward_cl = clssd__scale_cl, .forward_ref = clssd__scale_ref},
+    /* exp() may differ by a few ulp between OpenCL and libm; outputs are in [0, 1] */
+    [CLSSD_OP_SIGMOID] = {.name = "sigmoid", .program = "eltwise", .infer = clssd__sigmoid_infer,
+                          .forward_cl = clssd__sigmoid_cl, .forward_ref = clssd__sigmoid_ref,
+                          .tol_abs = 1e-6f, .tol_rel = 1e-5f},
+    /* a buffer copy: no kernel program, exact */
+    [CLSSD_OP_CONST] = {.name = "const", .infer = clssd__const_infer,
+                        .forward_cl = clssd__const_cl, .forward_ref = clssd__const_ref},
 };
 
 _Static_assert(sizeof clssd__ops / sizeof clssd__ops[0] == CLSSD_OP_COUNT,

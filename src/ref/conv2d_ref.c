@@ -77,7 +77,9 @@ typedef struct conv_geom {
 
 /* im2col of one group's channels for output rows [oh0, oh0 + rows): row (c, u, v) of the
  * panel, in the weight's [Cg][kh][kw] order, holds x[c, oh*sh - ph + u*dh, ow*sw - pw + v*dw]
- * for every output position of the chunk (0 outside the image). */
+ * for every output position of the chunk (0 outside the image). The extra bottom/right
+ * padding (ph_extra, pw_extra) is covered by the same test: it only adds output rows and
+ * columns whose window reaches past H or W. */
 static void im2col_rows(const conv_geom *q, const float *x, int32_t oh0, int32_t rows,
                         float *col)
 {
@@ -103,10 +105,12 @@ static void im2col_rows(const conv_geom *q, const float *x, int32_t oh0, int32_t
     }
 }
 
-/* Output size of a dilated convolution; -1 when the kernel does not fit. */
-static int32_t conv_out(int32_t in, int32_t k, int32_t s, int32_t p, int32_t d)
+/* Output size of a dilated convolution with p zeros before and p + extra after the input;
+ * -1 when the kernel does not fit. */
+static int32_t conv_out(int32_t in, int32_t k, int32_t s, int32_t p, int32_t extra, int32_t d)
 {
-    const int64_t ek = (int64_t)d * (k - 1) + 1, span = (int64_t)in + 2 * (int64_t)p;
+    const int64_t ek = (int64_t)d * (k - 1) + 1,
+                  span = (int64_t)in + 2 * (int64_t)p + (int64_t)extra;
     if (span < ek) return -1;
     const int64_t o = (span - ek) / s + 1;
     return o > INT32_MAX ? -1 : (int32_t)o;
@@ -121,14 +125,15 @@ clssd_status clssd__conv2d_ref(const clssd_ref_args *a)
     const clssd_shape *xs = &a->src_shape[0];
     if (xs->c <= 0 || xs->h <= 0 || xs->w <= 0 || p->cout <= 0 || p->groups <= 0 ||
         p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0 ||
-        p->ph < 0 || p->pw < 0 || xs->c % p->groups != 0 || p->cout % p->groups != 0)
+        p->ph < 0 || p->pw < 0 || p->ph_extra < 0 || p->pw_extra < 0 ||
+        xs->c % p->groups != 0 || p->cout % p->groups != 0 || !(p->relu_max >= 0.0f))
         return CLSSD_ERR_INVALID_ARG;
     conv_geom q = {.C = xs->c, .H = xs->h, .W = xs->w, .G = p->groups,
                    .Cg = xs->c / p->groups, .Mg = p->cout / p->groups,
                    .kh = p->kh, .kw = p->kw, .sh = p->sh, .sw = p->sw, .ph = p->ph, .pw = p->pw,
                    .dh = p->dh, .dw = p->dw};
-    q.Ho = conv_out(q.H, q.kh, q.sh, q.ph, q.dh);
-    q.Wo = conv_out(q.W, q.kw, q.sw, q.pw, q.dw);
+    q.Ho = conv_out(q.H, q.kh, q.sh, q.ph, p->ph_extra, q.dh);
+    q.Wo = conv_out(q.W, q.kw, q.sw, q.pw, p->pw_extra, q.dw);
     /* dst was sized from n->out: refuse to write a different shape into it */
     if (q.Ho <= 0 || q.Wo <= 0 || n->out.c != p->cout || n->out.h != q.Ho || n->out.w != q.Wo)
         return CLSSD_ERR_INVALID_ARG;
@@ -139,8 +144,9 @@ clssd_status clssd__conv2d_ref(const clssd_ref_args *a)
 
     const size_t HW = (size_t)q.H * (size_t)q.W, HWo = (size_t)q.Ho * (size_t)q.Wo;
     const size_t in_img = (size_t)q.C * HW, out_img = (size_t)p->cout * HWo;
+    /* extra padding makes the output larger than the input: not a plain GEMM on x */
     const int pointwise = q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 &&
-                          q.pw == 0;
+                          q.pw == 0 && p->ph_extra == 0 && p->pw_extra == 0;
     int32_t rows_per = IM2COL_COLS / q.Wo;
     if (rows_per < 1) rows_per = 1;
     if (rows_per > q.Ho) rows_per = q.Ho;
@@ -179,8 +185,12 @@ clssd_status clssd__conv2d_ref(const clssd_ref_args *a)
                           HWo);
             }
         }
-        if (p->relu)
+        if (p->relu) {
             for (size_t k = 0; k < out_img; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
+            const float m = p->relu_max;
+            if (m > 0.0f) /* ReLU6 */
+                for (size_t k = 0; k < out_img; k++) y[k] = y[k] < m ? y[k] : m;
+        }
     }
     clssd__free(col);
     return CLSSD_OK;

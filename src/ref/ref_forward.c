@@ -22,6 +22,8 @@ static clssd_status run_ref(clssd_op op, const clssd_ref_args *a)
     case CLSSD_OP_PREPROCESS: return clssd__preprocess_ref(a);
     case CLSSD_OP_ELTWISE: return clssd__eltwise_ref(a);
     case CLSSD_OP_SCALE: return clssd__scale_ref(a);
+    case CLSSD_OP_SIGMOID: return clssd__sigmoid_ref(a);
+    case CLSSD_OP_CONST: return clssd__const_ref(a);
     case CLSSD_OP_COUNT: break;
     }
     return CLSSD_ERR_INVALID_ARG;

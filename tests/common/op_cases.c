@@ -6,7 +6,11 @@
 
 #include "testutil.h"
 
-enum gen { GEN_NORMAL, GEN_PRIORBOX, GEN_DECODE, GEN_NMS, GEN_NMS_TIES, GEN_IMAGE, GEN_CONST2 };
+/* GEN_BIG: N(0, 8^2) inputs, so that convolutions and ReLUs with a cap of 6 do clamp.
+ * GEN_WIDE: uniform in [-100, 100] with the extremes present (sigmoid overflow). GEN_TENSOR:
+ * no inputs; the node's weight tensor has the shape src[0] and N(0, 1) values (CONST). */
+enum gen { GEN_NORMAL, GEN_PRIORBOX, GEN_DECODE, GEN_NMS, GEN_NMS_TIES, GEN_IMAGE, GEN_CONST2,
+           GEN_BIG, GEN_WIDE, GEN_TENSOR };
 
 typedef struct case_spec {
     const char *label;
@@ -23,6 +27,12 @@ typedef struct case_spec {
 #define CONV(co, k_h, k_w, s_, p_, d_, g_, r_)                                                   \
     .p.conv = {.cout = co, .kh = k_h, .kw = k_w, .sh = s_, .sw = s_, .ph = p_, .pw = p_,         \
                .dh = d_, .dw = d_, .groups = g_, .relu = r_}
+/* TensorFlow "SAME" with an odd total: p_ zeros on top/left, p_ + e_ on the bottom/right;
+ * relu_max r_ (0: plain ReLU) */
+#define CONV_TF(co, k_, s_, p_, e_, g_, r_)                                                      \
+    .p.conv = {.cout = co, .kh = k_, .kw = k_, .sh = s_, .sw = s_, .ph = p_, .pw = p_,           \
+               .ph_extra = e_, .pw_extra = e_, .dh = 1, .dw = 1, .groups = g_, .relu = 1,        \
+               .relu_max = r_}
 #define POOL(m, k, s_, p_)                                                                       \
     .p.pool = {.method = m, .kh = k, .kw = k, .sh = s_, .sw = s_, .ph = p_, .pw = p_}
 #define PRIOR(mn, mx, nar, a2, st, clip_)                                                        \
@@ -47,9 +57,24 @@ static const case_spec cases[] = {
     {"odd_depthwise", CLSSD_OP_CONV2D, CONV(8, 3, 3, 2, 1, 1, 8, 0), {S(8, 17, 15)}, 1, 2, GEN_NORMAL, 1},
     {"odd_rect_3x5", CLSSD_OP_CONV2D, {.conv = {.cout = 5, .kh = 3, .kw = 5, .sh = 1, .sw = 2, .ph = 1, .pw = 2, .dh = 1, .dw = 1, .groups = 1, .relu = 1}}, {S(3, 7, 23)}, 1, 2, GEN_NORMAL, 1},
     {"odd_1x1_grouped", CLSSD_OP_CONV2D, CONV(6, 1, 1, 1, 0, 1, 3, 0), {S(9, 5, 7)}, 1, 2, GEN_NORMAL, 1},
+    /* TensorFlow SSDLite-MobileNetV2: ReLU6 fused, "SAME" padding with the odd pixel at the
+     * bottom/right (ph_extra, pw_extra), depthwise 3x3 stride 2 */
+    {"conv_relu6_3x3", CLSSD_OP_CONV2D, CONV_TF(24, 3, 1, 1, 0, 1, 6.0f), {S(16, 19, 19)}, 1, 2, GEN_BIG, 1},
+    {"conv_1x1_relu6", CLSSD_OP_CONV2D, CONV_TF(24, 1, 1, 0, 0, 1, 6.0f), {S(96, 19, 19)}, 1, 2, GEN_BIG, 1},
+    {"conv_same_s2_20to10", CLSSD_OP_CONV2D, CONV_TF(8, 3, 2, 0, 1, 1, 0.0f), {S(3, 20, 20)}, 1, 2, GEN_NORMAL, 1},
+    {"conv_same_s2_300to150", CLSSD_OP_CONV2D, CONV_TF(32, 3, 2, 0, 1, 1, 6.0f), {S(3, 300, 300)}, 1, 1, GEN_BIG, 0},
+    {"dw_same_s2_150to75_relu6", CLSSD_OP_CONV2D, CONV_TF(96, 3, 2, 0, 1, 96, 6.0f), {S(96, 150, 150)}, 1, 1, GEN_BIG, 1},
+    {"dw_same_s2_even_38to19", CLSSD_OP_CONV2D, CONV_TF(32, 3, 2, 0, 1, 32, 0.0f), {S(32, 38, 38)}, 1, 2, GEN_NORMAL, 1},
+    {"dw_extra_s2_odd_19x15", CLSSD_OP_CONV2D, {.conv = {.cout = 16, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 0, .pw = 1, .ph_extra = 1, .pw_extra = 1, .dh = 1, .dw = 1, .groups = 16, .relu = 1, .relu_max = 6.0f}}, {S(16, 19, 15)}, 1, 3, GEN_BIG, 1},
+    /* extra padding on a 1x1 conv: the output grows, so the pointwise GEMM path must not run */
+    {"conv_1x1_extra_pad", CLSSD_OP_CONV2D, {.conv = {.cout = 5, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .ph_extra = 1, .pw_extra = 2, .dh = 1, .dw = 1, .groups = 1}}, {S(7, 6, 5)}, 1, 2, GEN_NORMAL, 1},
     /* element-wise and pooling */
     {"relu_odd", CLSSD_OP_RELU, {.relu = {0.0f}}, {S(3, 7, 11)}, 1, 3, GEN_NORMAL, 0},
     {"relu_leaky", CLSSD_OP_RELU, {.relu = {0.1f}}, {S(5, 1, 1001)}, 1, 2, GEN_NORMAL, 0},
+    {"relu6", CLSSD_OP_RELU, {.relu = {.max = 6.0f}}, {S(7, 13, 11)}, 1, 2, GEN_BIG, 0},
+    {"relu_leaky_max", CLSSD_OP_RELU, {.relu = {.negative_slope = 0.1f, .max = 0.5f}}, {S(3, 1, 333)}, 1, 3, GEN_NORMAL, 0},
+    {"sigmoid_wide", CLSSD_OP_SIGMOID, {.concat = {0}}, {S(3, 17, 41)}, 1, 2, GEN_WIDE, 0},
+    {"sigmoid_ssdlite_scores", CLSSD_OP_SIGMOID, {.concat = {0}}, {S(1, 1917 * 91, 1)}, 1, 1, GEN_BIG, 0},
     {"pool1_ssd300", CLSSD_OP_POOL, POOL(CLSSD_POOL_MAX, 2, 2, 0), {S(64, 300, 300)}, 1, 1, GEN_NORMAL, 0},
     {"pool3_ceil_75to38", CLSSD_OP_POOL, POOL(CLSSD_POOL_MAX, 2, 2, 0), {S(256, 75, 75)}, 1, 2, GEN_NORMAL, 0},
     {"pool5_3x3_s1_p1", CLSSD_OP_POOL, POOL(CLSSD_POOL_MAX, 3, 1, 1), {S(512, 19, 19)}, 1, 2, GEN_NORMAL, 0},
@@ -100,6 +125,14 @@ static const case_spec cases[] = {
     /* preprocessing */
     {"preprocess_640x480_to_300", CLSSD_OP_PREPROCESS, {.pre = {.out_w = 300, .out_h = 300, .mean = {104, 117, 123}, .scale = 1.0f, .bgr = 1}}, {S(0, 0, 0)}, 0, 2, GEN_IMAGE, 0},
     {"preprocess_upscale_rgb", CLSSD_OP_PREPROCESS, {.pre = {.out_w = 37, .out_h = 29, .mean = {127.5f, 127.5f, 127.5f}, .scale = 0.007843f, .bgr = 0}}, {S(0, 0, 0)}, 0, 3, GEN_IMAGE, 0},
+    /* TensorFlow legacy resize; the images are 640x480, 7x5, 301x299, 64x48: downscale,
+     * upscale and non-integer ratios, plus an exact 2x */
+    {"preprocess_tf_300", CLSSD_OP_PREPROCESS, {.pre = {.out_w = 300, .out_h = 300, .mean = {127.5f, 127.5f, 127.5f}, .scale = 0.007843138f, .resize = CLSSD_RESIZE_TF_LEGACY}}, {S(0, 0, 0)}, 0, 4, GEN_IMAGE, 0},
+    {"preprocess_tf_odd_bgr", CLSSD_OP_PREPROCESS, {.pre = {.out_w = 37, .out_h = 29, .mean = {104, 117, 123}, .scale = 1.0f, .bgr = 1, .resize = CLSSD_RESIZE_TF_LEGACY}}, {S(0, 0, 0)}, 0, 3, GEN_IMAGE, 0},
+    {"preprocess_tf_half", CLSSD_OP_PREPROCESS, {.pre = {.out_w = 320, .out_h = 240, .scale = 1.0f, .resize = CLSSD_RESIZE_TF_LEGACY}}, {S(0, 0, 0)}, 0, 1, GEN_IMAGE, 0},
+    /* constants: anchors in PriorBox layout [1, 2, P*4], and a 4-d tensor (n folded into c) */
+    {"const_anchors", CLSSD_OP_CONST, {.concat = {0}}, {S(2, 40, 1)}, 0, 2, GEN_TENSOR, 0},
+    {"const_4d", CLSSD_OP_CONST, {.concat = {0}}, {{2, 3, 5, 7}}, 0, 3, GEN_TENSOR, 0},
 };
 
 int op_case_count(void)
@@ -159,8 +192,16 @@ int op_case_build(int idx, op_case *c)
         c->g.nodes[src[i]].batch_const = (uint8_t)is_const;
         const size_t per = clssd__shape_count(&cs->src[i]);
         const size_t n = per * (is_const ? 1 : (size_t)cs->batch);
-        c->src_data[i] = alloc_fill(&rng, n, 1.0f);
+        c->src_data[i] = alloc_fill(&rng, n, cs->gen == GEN_BIG ? 8.0f : 1.0f);
         if (!c->src_data[i]) goto fail;
+        if (cs->gen == GEN_WIDE) {
+            static const float ends[] = {-100.0f, 100.0f, 0.0f, -0.0f, -88.0f, 88.0f, -17.0f,
+                                         17.0f,   -1e-30f, 1e-30f};
+            for (size_t k = 0; k < n; k++)
+                c->src_data[i][k] = k < sizeof ends / sizeof ends[0]
+                                        ? ends[k]
+                                        : clssd__rng_range(&rng, -100.0f, 100.0f);
+        }
     }
     c->node = clssd__graph_add(&c->g, cs->label, cs->op, &cs->p, src, cs->n_src);
     if (c->node < 0) goto fail;
@@ -191,6 +232,12 @@ int op_case_build(int idx, op_case *c)
             n->bias = b;
             for (int32_t k = 0; k < C; k++) c->g.tensors[b].data[k] = clssd__rng_normal(&rng);
         }
+    } else if (cs->gen == GEN_TENSOR) {
+        int32_t t = clssd__graph_add_tensor(&c->g, "t", cs->src[0]);
+        if (t < 0) goto fail;
+        n->weight = t;
+        size_t cnt = clssd__shape_count(&c->g.tensors[t].shape);
+        for (size_t k = 0; k < cnt; k++) c->g.tensors[t].data[k] = clssd__rng_normal(&rng);
     } else if (cs->op == CLSSD_OP_L2NORM) {
         int32_t t = clssd__graph_add_tensor(&c->g, "scale", (clssd_shape){1, cs->p.l2norm.channel_shared ? 1 : cs->src[0].c, 1, 1});
         if (t < 0) goto fail;
