@@ -56,7 +56,7 @@ size_t clssd__shape_count(const clssd_shape *s); /* n*c*h*w, 0 on overflow */
 
 typedef enum clssd_op {
     CLSSD_OP_INPUT,      /* the network input: float NCHW, preprocessed */
-    CLSSD_OP_CONV2D,     /* im2col + GEMM; bias; groups; dilation; fused ReLU */
+    CLSSD_OP_CONV2D,     /* im2col + GEMM (thin groups: direct); bias; dilation; fused ReLU(6) */
     CLSSD_OP_RELU,       /* with negative_slope */
     CLSSD_OP_POOL,       /* max/average, Caffe ceil rounding */
     CLSSD_OP_L2NORM,     /* Normalize, per-channel scale */

@@ -109,6 +109,10 @@ static clssd_status blast(clssd_context *ctx, CLBlastStatusCode st, const char *
     return CLSSD_FAIL(ctx, (clssd_status)st, "CLBlastSgemm (%s) -> status %d", what, (int)st);
 }
 
+/* Grouped convolutions whose groups reduce over at most this many values run the direct
+ * kernel instead of im2col + one GEMM per group. */
+#define DIRECT_MAX_K 64
+
 clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
 {
     clssd_context *ctx = ex->ctx;
@@ -126,7 +130,25 @@ clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
     clssd_status s = CLSSD_OK;
     cl_kernel k_col = NULL, k_bias = NULL;
 
-    if (is_pointwise(n)) {
+    if (G > 1 && K <= DIRECT_MAX_K) {
+        /* depthwise and other thin groups: one direct sum per output (see cl/conv.cl) */
+        s = clssd__kernel(ctx, "conv", "clssd_conv_direct", &k_col);
+        if (s != CLSSD_OK) goto done;
+        const cl_int BC = ex->batch * c->cout, C = x->c, H = x->h, W = x->w, Cout = c->cout,
+                     Ho = n->out.h, Wo = n->out.w, Cg = x->c / c->groups, Mg = (cl_int)M,
+                     kh = c->kh, kw = c->kw, sh = c->sh, sw = c->sw, ph = c->ph, pw = c->pw,
+                     dh = c->dh, dw = c->dw;
+        s = clssd__set_args(ctx, k_col, 20, sizeof in, &in, sizeof w, &w, sizeof out, &out,
+                            sizeof BC, &BC, sizeof C, &C, sizeof H, &H, sizeof W, &W,
+                            sizeof Cout, &Cout, sizeof Ho, &Ho, sizeof Wo, &Wo, sizeof Cg, &Cg,
+                            sizeof Mg, &Mg, sizeof kh, &kh, sizeof kw, &kw, sizeof sh, &sh,
+                            sizeof sw, &sw, sizeof ph, &ph, sizeof pw, &pw, sizeof dh, &dh,
+                            sizeof dw, &dw);
+        if (s != CLSSD_OK) goto done;
+        const size_t gsz[3] = {(size_t)Wo, (size_t)Ho, (size_t)BC}, lsz[3] = {16, 4, 1};
+        s = clssd__enqueue(ctx, k_col, 3, gsz, lsz);
+        if (s != CLSSD_OK) goto done;
+    } else if (is_pointwise(n)) {
         for (int32_t b = 0; b < ex->batch; b++)
             for (size_t gi = 0; gi < G; gi++) {
                 s = blast(ctx, CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
