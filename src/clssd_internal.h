@@ -38,6 +38,12 @@ void clssd__free(void *p);
 /* Test hook: the n-th allocation from now fails (n >= 1); 0 disables. Thread-local. */
 void clssd__alloc_fail_after(long n);
 
+/* UTF-8 (src/core/utf8.c). Length of the well-formed sequence at s (n bytes available; 1
+ * for ASCII), 0 if malformed: overlong forms, surrogates and code points past U+10FFFF. */
+size_t clssd__utf8_len(const unsigned char *s, size_t n);
+/* Writes code point cp as UTF-8 to dst unless dst is NULL; returns its length (1..4). */
+size_t clssd__utf8_put(char *dst, uint32_t cp);
+
 /* xorshift RNG; the state is always explicit. */
 typedef struct clssd_rng {
     uint64_t s;

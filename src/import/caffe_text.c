@@ -170,33 +170,6 @@ enum {
     STR_BAD_UNICODE
 };
 
-static size_t put_utf8(char *dst, uint32_t cp)
-{
-    unsigned char b[4];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | cp >> 6);
-        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | cp >> 12);
-        b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (unsigned char)(0xF0 | cp >> 18);
-        b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    if (dst) memcpy(dst, b, n);
-    return n;
-}
-
 /* Decodes the literal body starting after the opening quote q[-1]. With dst NULL it only
  * counts, so the caller can allocate the exact size first. *stop: the closing quote, or where
  * decoding failed. */
@@ -279,7 +252,7 @@ static int unescape(const char *q, const char *end, char quote, char *dst, size_
                 *stop = esc;
                 return STR_BAD_UNICODE;
             }
-            n += put_utf8(dst ? dst + n : NULL, cp);
+            n += clssd__utf8_put(dst ? dst + n : NULL, cp);
             continue;
         }
         default:

@@ -181,33 +181,6 @@ static int hex4(const char *p, const char *end, uint32_t *out)
     return 1;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. The ranges are
- * Unicode's table 3-7, which excludes overlong forms, surrogates and code points past
- * U+10FFFF. */
-static size_t utf8_len(const char *p, const char *end)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    unsigned lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (u[0] >= 0xC2 && u[0] <= 0xDF) {
-        n = 2;
-    } else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
-        n = 3;
-        if (u[0] == 0xE0) lo = 0xA0;
-        if (u[0] == 0xED) hi = 0x9F;
-    } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
-        n = 4;
-        if (u[0] == 0xF0) lo = 0x90;
-        if (u[0] == 0xF4) hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n || u[1] < lo || u[1] > hi) return 0;
-    for (size_t i = 2; i < n; i++)
-        if (u[i] < 0x80 || u[i] > 0xBF) return 0;
-    return n;
-}
-
 /* The character a one-letter escape (\n, \" ...) stands for; 0 if c makes no such escape. */
 static int simple_escape(char c, uint32_t *cp)
 {
@@ -216,34 +189,6 @@ static int simple_escape(char c, uint32_t *cp)
     if (!hit) return 0;
     *cp = (unsigned char)to[hit - from];
     return 1;
-}
-
-/* Writes code point cp as UTF-8 to dst unless dst is NULL; returns its length. */
-static size_t put_utf8(char *dst, uint32_t cp)
-{
-    unsigned char b[4];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | cp >> 6);
-        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | cp >> 12);
-        b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (unsigned char)(0xF0 | cp >> 18);
-        b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    if (dst) memcpy(dst, b, n);
-    return n;
 }
 
 /* The string whose opening quote is at j->p, decoded into dst, or only validated and measured
@@ -260,7 +205,7 @@ static clssd_status string_body(jp *j, char *dst, size_t *len, const char **afte
         if (c < 0x20)
             return fail_at(j, p, "control character 0x%02X in a string (it must be escaped)", c);
         if (c >= 0x80) {
-            size_t k = utf8_len(p, end);
+            size_t k = clssd__utf8_len((const unsigned char *)p, (size_t)(end - p));
             if (!k) return fail_at(j, p, "invalid UTF-8 sequence starting with byte 0x%02X", c);
             if (dst) memcpy(dst + n, p, k);
             n += k;
@@ -298,7 +243,7 @@ static clssd_status string_body(jp *j, char *dst, size_t *len, const char **afte
             return fail_at(j, esc, "invalid escape: backslash followed by %s", what);
         }
         p += 2;
-        n += put_utf8(dst ? dst + n : NULL, cp);
+        n += clssd__utf8_put(dst ? dst + n : NULL, cp);
     }
     *len = n;
     *after = p + 1;

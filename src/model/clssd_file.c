@@ -150,33 +150,7 @@ static void report(char *err, size_t err_size, const char *where, const char *ms
     if (err && err_size) snprintf(err, err_size, "%s: %s", where, msg);
 }
 
-/* ---------------------------------------------------------------- UTF-8, names */
-/* Length of the well-formed UTF-8 sequence at s (n bytes available), 0 if malformed:
- * overlong forms, surrogates and code points past U+10FFFF are malformed. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    uint32_t cp, min;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0u) == 0xC0u) {
-        len = 2, cp = c & 0x1Fu, min = 0x80;
-    } else if ((c & 0xF0u) == 0xE0u) {
-        len = 3, cp = c & 0x0Fu, min = 0x800;
-    } else if ((c & 0xF8u) == 0xF0u) {
-        len = 4, cp = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0u) != 0x80u) return 0;
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
-}
-
+/* ---------------------------------------------------------------- names */
 static int hex_val(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -549,7 +523,7 @@ static void sb_name(sbuf *b, const char *s)
     for (size_t i = 0; i < n;) {
         unsigned c = p[i];
         if (c >= 0x80) {
-            size_t k = utf8_len(p + i, n - i);
+            size_t k = clssd__utf8_len(p + i, n - i);
             if (k) {
                 sb_putn(b, s + i, k);
                 i += k;
@@ -1409,7 +1383,7 @@ static clssd_status split_line(loader *L, char *line, size_t len, char **tok, in
     for (size_t i = 0; i < len;) {
         if (u[i] < 0x20 || u[i] == 0x7F)
             return lfail(L, "control character 0x%02x at column %zu", u[i], i + 1);
-        size_t k = utf8_len(u + i, len - i);
+        size_t k = clssd__utf8_len(u + i, len - i);
         if (!k) return lfail(L, "invalid UTF-8 at column %zu", i + 1);
         i += k;
     }
