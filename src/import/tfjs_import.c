@@ -353,13 +353,6 @@ static clssd_status load_weights(importer *im, const clssd_json *manifest, const
     return CLSSD_OK;
 }
 
-static int32_t find_weight(const importer *im, const char *name)
-{
-    for (int32_t i = 0; i < im->n_w; i++)
-        if (strcmp(im->w[i].name, name) == 0) return i;
-    return -1;
-}
-
 /* ---------------------------------------------------------------- the TF graph */
 static const char *const known_ops[] = {
     "Const", "Placeholder", "Identity", "Cast", "Conv2D", "DepthwiseConv2dNative",
@@ -437,11 +430,16 @@ static clssd_status read_nodes(importer *im)
             n->port[n->n_in++] = (int32_t)port;
         }
     }
+    /* each weight to the node of its name (the first weight of a name wins), through the
+     * node-name index: linear, where a search per Const is quadratic on hostile files */
+    for (int32_t k = 0; k < im->n_w; k++) {
+        int32_t i = find_node(im, im->w[k].name, strlen(im->w[k].name));
+        if (i >= 0 && im->n[i].w < 0) im->n[i].w = k;
+    }
     for (int32_t i = 0; i < im->n_n; i++) {
         if (strcmp(im->n[i].op, "Shape") == 0) continue; /* reads the shape only */
         for (int32_t k = 0; k < im->n[i].n_in; k++) im->n[im->n[i].in[k]].users++;
         if (strcmp(im->n[i].op, "Const") == 0) {
-            im->n[i].w = find_weight(im, im->n[i].name);
             if (im->n[i].w < 0)
                 return fail(im, "Const node '%s' has no data in the weights manifest", im->n[i].name);
         }
@@ -595,7 +593,7 @@ static clssd_status ints_of(importer *im, int32_t i, int32_t port, int64_t *out,
             if (s == CLSSD_OK) out[k] = one[0];
         }
         *n = t->n_in;
-    } else if (!strcmp(t->op, "Identity")) {
+    } else if (!strcmp(t->op, "Identity") && t->n_in >= 1) {
         s = ints_of(im, t->in[0], t->port[0], out, n);
     } else {
         s = fail(im, "'%s': %s is not supported where a shape is computed", t->name, t->op);
