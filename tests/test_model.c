@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "per_device.h"
 #include "testutil.h"
 
 static clssd_context *g_ctx;
@@ -426,6 +427,13 @@ START_TEST(test_e2e_ssd512_coco)
 }
 END_TEST
 
+static void add_e2e(TCase *tc)
+{
+    tcase_add_test(tc, test_e2e_tf_ssdlite_like);
+    tcase_add_test(tc, test_e2e_ssd300_voc);
+    tcase_add_test(tc, test_e2e_ssd512_coco);
+}
+
 int main(void)
 {
     int failed = 0;
@@ -439,36 +447,8 @@ int main(void)
     failed += srunner_ntests_failed(sr);
     srunner_free(sr);
 
-    clssd_device_info devs[16];
-    int n_dev = test_devices(devs, 16);
-    if (n_dev == 0) {
-        printf("no OpenCL device found: end-to-end tests skipped\n");
-        return failed ? 1 : 77;
-    }
-    for (int d = 0; d < n_dev; d++) {
-        clssd_context_params p;
-        clssd_context_params_init(&p);
-        p.platform = devs[d].platform;
-        p.device = devs[d].device;
-        printf("[%s / %s / %s]\n", devs[d].platform_name, devs[d].device_name, devs[d].driver_version);
-        if (clssd_context_create(&p, &g_ctx) != CLSSD_OK) {
-            failed++;
-            continue;
-        }
-        s = suite_create("end_to_end");
-        tc = tcase_create("e2e");
-        tcase_set_timeout(tc, 2400);
-        tcase_add_test(tc, test_e2e_tf_ssdlite_like);
-        tcase_add_test(tc, test_e2e_ssd300_voc);
-        tcase_add_test(tc, test_e2e_ssd512_coco);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_set_fork_status(sr, CK_NOFORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed += srunner_ntests_failed(sr);
-        srunner_free(sr);
-        clssd_context_destroy(g_ctx);
-        g_ctx = NULL;
-    }
+    const int dev_failed = test_run_per_device("end_to_end", add_e2e, 2400, &g_ctx, "end-to-end tests");
+    if (dev_failed < 0) return failed ? 1 : 77;
+    failed += dev_failed;
     return failed ? 1 : 0;
 }

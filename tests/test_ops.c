@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "per_device.h"
 #include "testutil.h"
 
 #define GUARD_BYTES 4096
-#define MAX_DEV 16
 
 static clssd_context *g_ctx;
 
@@ -176,10 +176,10 @@ START_TEST(test_op_table_complete)
 }
 END_TEST
 
+static void add_ops(TCase *tc) { tcase_add_loop_test(tc, test_op_vs_ref, 0, op_case_count()); }
+
 int main(void)
 {
-    clssd_device_info devs[MAX_DEV];
-    int n_dev = test_devices(devs, MAX_DEV);
     int failed = 0;
     {
         Suite *s = suite_create("op_table");
@@ -191,35 +191,8 @@ int main(void)
         failed += srunner_ntests_failed(sr);
         srunner_free(sr);
     }
-    if (n_dev == 0) {
-        printf("no OpenCL device found: device tests skipped\n");
-        return failed ? 1 : 77;
-    }
-    for (int d = 0; d < n_dev; d++) {
-        clssd_context_params p;
-        clssd_context_params_init(&p);
-        p.platform = devs[d].platform;
-        p.device = devs[d].device;
-        printf("[%s / %s / %s]\n", devs[d].platform_name, devs[d].device_name, devs[d].driver_version);
-        clssd_status st = clssd_context_create(&p, &g_ctx);
-        if (st != CLSSD_OK) {
-            printf("  context creation failed: %s\n", clssd_status_string(st));
-            failed++;
-            continue;
-        }
-        Suite *s = suite_create("ops_vs_reference");
-        TCase *tc = tcase_create("ops");
-        tcase_set_timeout(tc, 1200);
-        tcase_add_loop_test(tc, test_op_vs_ref, 0, op_case_count());
-        suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        /* OpenCL drivers do not survive fork(); one process, one context per device. */
-        srunner_set_fork_status(sr, CK_NOFORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed += srunner_ntests_failed(sr);
-        srunner_free(sr);
-        clssd_context_destroy(g_ctx);
-        g_ctx = NULL;
-    }
+    const int dev_failed = test_run_per_device("ops_vs_reference", add_ops, 1200, &g_ctx, "device tests");
+    if (dev_failed < 0) return failed ? 1 : 77;
+    failed += dev_failed;
     return failed ? 1 : 0;
 }

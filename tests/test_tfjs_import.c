@@ -17,6 +17,7 @@
 
 #include "clssd_internal.h"
 #include "image_io.h"
+#include "per_device.h"
 #include "testutil.h"
 #include "tfjs.h"
 
@@ -419,6 +420,8 @@ START_TEST(test_device)
 }
 END_TEST
 
+static void add_device(TCase *tc) { tcase_add_test(tc, test_device); }
+
 int main(void)
 {
     int failed = 0;
@@ -437,34 +440,8 @@ int main(void)
     failed += srunner_ntests_failed(sr);
     srunner_free(sr);
 
-    clssd_device_info devs[16];
-    int n_dev = test_devices(devs, 16);
-    if (n_dev == 0) {
-        printf("no OpenCL device found: device tests skipped\n");
-        return failed ? 1 : 77;
-    }
-    for (int d = 0; d < n_dev; d++) {
-        clssd_context_params p;
-        clssd_context_params_init(&p);
-        p.platform = devs[d].platform;
-        p.device = devs[d].device;
-        printf("[%s / %s / %s]\n", devs[d].platform_name, devs[d].device_name, devs[d].driver_version);
-        if (clssd_context_create(&p, &g_ctx) != CLSSD_OK) {
-            failed++;
-            continue;
-        }
-        s = suite_create("device");
-        tc = tcase_create("device");
-        tcase_set_timeout(tc, 1200);
-        tcase_add_test(tc, test_device);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_set_fork_status(sr, CK_NOFORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed += srunner_ntests_failed(sr);
-        srunner_free(sr);
-        clssd_context_destroy(g_ctx);
-        g_ctx = NULL;
-    }
+    const int dev_failed = test_run_per_device("device", add_device, 1200, &g_ctx, "device tests");
+    if (dev_failed < 0) return failed ? 1 : 77;
+    failed += dev_failed;
     return failed ? 1 : 0;
 }
