@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what libclssd needs on Debian 12: the OpenCL loader and headers, PoCL (OpenCL on
-# the CPU, so every machine has a device), CLBlast, clFFT, stb, Check, CMake.
+# the CPU, so every machine has a device), CLBlast, clFFT, stb, Check, CMake, and OpenBLAS
+# (optional: clssd-bench --compare-blas).
 set -euo pipefail
 pkgs=(build-essential ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo libclblast-dev
-      clblast-utils libclfft-dev libstb-dev check cmake pkg-config)
+      clblast-utils libclfft-dev libstb-dev check cmake pkg-config libopenblas-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

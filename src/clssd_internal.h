@@ -156,7 +156,18 @@ typedef struct clssd_node {
     clssd_op_params p;
     clssd_shape out;      /* per-image output shape (n = 1); set by infer */
     uint8_t batch_const;  /* output is the same for every image (priors, CONST) */
+    uint8_t algo; /* run-time choice of implementation (CONV2D: clssd_conv_algo); not saved */
 } clssd_node;
+
+/* How a CONV2D node runs. AUTO resolves by device type; clssd__model_tune() measures the
+ * candidates per layer and device, and caches the winner beside the program binaries. */
+typedef enum clssd_conv_algo {
+    CLSSD_CONV_AUTO = 0,
+    CLSSD_CONV_IM2COL_CLBLAST = 1, /* im2col + CLBlastSgemm (1x1: the input is the B matrix) */
+    CLSSD_CONV_PACKED = 2,         /* packed im2col + cl/gemm.cl, bias/ReLU fused; CPU-class */
+    CLSSD_CONV_DIRECT = 3,         /* one direct sum per output; thin groups (depthwise) */
+    CLSSD_CONV_ALGO_COUNT
+} clssd_conv_algo;
 
 typedef struct clssd_tensor {
     char name[CLSSD_NAME_LEN];
@@ -230,7 +241,26 @@ struct clssd_context {
     /* statistics for clssd-bench */
     double build_ms_total;
     int cache_hits, cache_misses;
+    int algo_measured, algo_cached; /* conv algorithm choices timed now / read from the cache */
+    /* Per-kernel profiling (CLSSD_CTX_PROFILING): while prof_node >= 0 every enqueue of the
+     * library (kernels, CLBlast calls, copies) records its event against that node;
+     * clssd__prof_collect() turns the events into device time per node. */
+    int32_t prof_node;
+    struct clssd_prof_event {
+        int32_t node;
+        cl_event ev;
+    } *prof;
+    size_t n_prof, cap_prof;
 };
+
+/* An event slot for the next enqueue, or NULL when profiling is off (or out of memory, in
+ * which case that enqueue goes unrecorded). Pass it as the call's event argument. */
+cl_event *clssd__prof_slot(clssd_context *ctx);
+/* Waits for the queue, adds each recorded event's END - START (ms) to node_ms[node] (an
+ * array of n_nodes the caller zeroes), releases the events and empties the list. */
+clssd_status clssd__prof_collect(clssd_context *ctx, double *node_ms, int32_t n_nodes);
+/* Releases recorded events without reading them. */
+void clssd__prof_clear(clssd_context *ctx);
 
 /* Records a failure "file:line: what -> detail" in ctx->err and returns s. */
 clssd_status clssd__fail(clssd_context *ctx, clssd_status s, const char *file, int line,
@@ -284,6 +314,7 @@ typedef struct clssd_exec {
     int32_t max_batch; /* buffers are sized for this */
     cl_mem *bufs;      /* per node output */
     cl_mem *weights;   /* per graph tensor */
+    cl_mem *aux;       /* per node: op-private device data from prepare (packed weights) */
     cl_mem workspace;  /* shared scratch, ws_bytes */
     size_t ws_bytes;
     cl_mem image_u8;   /* PREPROCESS input: packed images */
@@ -302,11 +333,27 @@ typedef struct clssd_op_desc {
     size_t (*workspace)(const clssd_graph *g, const clssd_node *n, int32_t batch);
     clssd_status (*forward_cl)(clssd_exec *ex, const clssd_node *n);
     clssd_status (*forward_ref)(const clssd_ref_args *a);
+    /* Optional: once per plan, after the weights are on the device (and again when the node's
+     * algo changes): builds ex->aux[node]. */
+    clssd_status (*prepare)(clssd_exec *ex, const clssd_node *n);
     float tol_abs, tol_rel; /* fp32 tolerances, used by tests and bench */
     double (*flops)(const clssd_graph *g, const clssd_node *n); /* per image */
 } clssd_op_desc;
 
 extern const clssd_op_desc clssd__ops[CLSSD_OP_COUNT];
+
+/* Convolution algorithms (src/ops/conv2d.c) and their per-device choice (src/model/tune.c). */
+int clssd__conv2d_algo_ok(const clssd_graph *g, const clssd_node *n, int algo);
+/* The algorithm a node runs: its own choice, else CLSSD_CONV_ALGO from the environment
+ * (where that one can run the node), else the device-type default. */
+int clssd__conv2d_algo(const clssd_context *ctx, const clssd_graph *g, const clssd_node *n);
+const char *clssd__conv2d_algo_name(int algo);
+int clssd__conv2d_algo_from_name(const char *name); /* -1 if unknown */
+clssd_status clssd__conv2d_prepare(clssd_exec *ex, const clssd_node *n);
+/* Picks each CONV2D node's algorithm (n->algo) for ctx's device: from the per-device choice
+ * file in the cache directory, else by timing the candidates on ex (then saved). Nodes with
+ * one candidate, a CLSSD_CONV_ALGO override or no cache directory are not timed. */
+clssd_status clssd__model_tune(clssd_context *ctx, clssd_graph *g, clssd_exec *ex);
 int clssd__op_from_name(const char *name); /* -1 if unknown */
 
 /* Per-op functions (src/ops/<op>.c and src/ref/<op>_ref.c) */

@@ -103,56 +103,67 @@ START_TEST(test_op_vs_ref)
     ck_assert_int_eq(d->forward_ref(&a), CLSSD_OK);
     double t_ref = test_now_ms() - t0;
 
-    clssd_exec *ex = NULL;
-    clssd_status s = clssd__exec_create(g_ctx, &c.g, c.batch, &ex);
-    ck_assert_msg(s == CLSSD_OK, "[%s] %s: exec_create -> %s: %s", dev, c.label,
-                  clssd_status_string(s), clssd_last_error(g_ctx));
-    ex->batch = c.batch;
-    for (int i = 0; i < n->n_src; i++) {
-        const clssd_node *sn = &c.g.nodes[n->src[i]];
-        size_t sb = clssd__shape_count(&sn->out) * (sn->batch_const ? 1u : (size_t)c.batch) * sizeof(float);
-        ck_assert_int_eq(clEnqueueWriteBuffer(g_ctx->queue, ex->bufs[n->src[i]], CL_TRUE, 0, sb,
-                                              c.src_data[i], 0, NULL, NULL), CL_SUCCESS);
-    }
-    if (n->op == CLSSD_OP_PREPROCESS) ck_assert_int_eq(upload_images(ex, &c), CLSSD_OK);
+    /* A convolution is checked in every algorithm that can run it (clssd_conv_algo), so the
+     * per-device choice of the tuner can never pick an unchecked path. */
+    clssd_node *cn = &c.g.nodes[c.node];
+    const int n_algo = n->op == CLSSD_OP_CONV2D ? CLSSD_CONV_ALGO_COUNT : 1;
+    for (int algo = n->op == CLSSD_OP_CONV2D ? 1 : 0; algo < n_algo; algo++) {
+        if (n->op == CLSSD_OP_CONV2D && !clssd__conv2d_algo_ok(&c.g, cn, algo)) continue;
+        cn->algo = (uint8_t)algo;
+        char variant[32] = "";
+        if (n->op == CLSSD_OP_CONV2D)
+            snprintf(variant, sizeof variant, " [%s]", clssd__conv2d_algo_name(algo));
+        clssd_exec *ex = NULL;
+        clssd_status s = clssd__exec_create(g_ctx, &c.g, c.batch, &ex);
+        ck_assert_msg(s == CLSSD_OK, "[%s] %s%s: exec_create -> %s: %s", dev, c.label, variant,
+                      clssd_status_string(s), clssd_last_error(g_ctx));
+        ex->batch = c.batch;
+        for (int i = 0; i < n->n_src; i++) {
+            const clssd_node *sn = &c.g.nodes[n->src[i]];
+            size_t sb = clssd__shape_count(&sn->out) * (sn->batch_const ? 1u : (size_t)c.batch) * sizeof(float);
+            ck_assert_int_eq(clEnqueueWriteBuffer(g_ctx->queue, ex->bufs[n->src[i]], CL_TRUE, 0, sb,
+                                                  c.src_data[i], 0, NULL, NULL), CL_SUCCESS);
+        }
+        if (n->op == CLSSD_OP_PREPROCESS) ck_assert_int_eq(upload_images(ex, &c), CLSSD_OK);
 
-    /* Output framed by guard zones of a NaN pattern; a kernel writing out of bounds shows. */
-    cl_mem framed = NULL, inner = NULL;
-    ck_assert_int_eq(clssd__buffer(g_ctx, bytes + 2 * GUARD_BYTES, CL_MEM_READ_WRITE, &framed), CLSSD_OK);
-    uint32_t *pat = (uint32_t *)got;
-    for (size_t k = 0; k < (bytes + 2 * GUARD_BYTES) / 4; k++) pat[k] = 0x7FC0DEADu;
-    ck_assert_int_eq(clEnqueueWriteBuffer(g_ctx->queue, framed, CL_TRUE, 0, bytes + 2 * GUARD_BYTES, got, 0, NULL, NULL), CL_SUCCESS);
-    cl_buffer_region region = {GUARD_BYTES, bytes};
-    cl_int e = CL_SUCCESS;
-    inner = clCreateSubBuffer(framed, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &e);
-    ck_assert_int_eq(e, CL_SUCCESS);
-    clReleaseMemObject(ex->bufs[c.node]);
-    ex->bufs[c.node] = inner;
+        /* Output framed by guard zones of a NaN pattern; a kernel writing out of bounds shows. */
+        cl_mem framed = NULL, inner = NULL;
+        ck_assert_int_eq(clssd__buffer(g_ctx, bytes + 2 * GUARD_BYTES, CL_MEM_READ_WRITE, &framed), CLSSD_OK);
+        uint32_t *pat = (uint32_t *)got;
+        for (size_t k = 0; k < (bytes + 2 * GUARD_BYTES) / 4; k++) pat[k] = 0x7FC0DEADu;
+        ck_assert_int_eq(clEnqueueWriteBuffer(g_ctx->queue, framed, CL_TRUE, 0, bytes + 2 * GUARD_BYTES, got, 0, NULL, NULL), CL_SUCCESS);
+        cl_buffer_region region = {GUARD_BYTES, bytes};
+        cl_int e = CL_SUCCESS;
+        inner = clCreateSubBuffer(framed, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &e);
+        ck_assert_int_eq(e, CL_SUCCESS);
+        clReleaseMemObject(ex->bufs[c.node]);
+        ex->bufs[c.node] = inner;
 
-    t0 = test_now_ms();
-    s = d->forward_cl(ex, n);
-    ck_assert_msg(s == CLSSD_OK, "[%s] %s: forward_cl -> %s: %s", dev, c.label,
-                  clssd_status_string(s), clssd_last_error(g_ctx));
-    ck_assert_int_eq(clFinish(g_ctx->queue), CL_SUCCESS);
-    double t_cl = test_now_ms() - t0;
-    ck_assert_int_eq(clEnqueueReadBuffer(g_ctx->queue, framed, CL_TRUE, 0, bytes + 2 * GUARD_BYTES, got, 0, NULL, NULL), CL_SUCCESS);
-    for (size_t k = 0; k < GUARD_BYTES / 4; k++) {
-        ck_assert_msg(pat[k] == 0x7FC0DEADu, "[%s] %s: write before the output (guard word %zu)", dev, c.label, k);
-        ck_assert_msg(pat[(GUARD_BYTES + bytes) / 4 + k] == 0x7FC0DEADu,
-                      "[%s] %s: write past the output (guard word %zu)", dev, c.label, k);
+        t0 = test_now_ms();
+        s = d->forward_cl(ex, n);
+        ck_assert_msg(s == CLSSD_OK, "[%s] %s%s: forward_cl -> %s: %s", dev, c.label, variant,
+                      clssd_status_string(s), clssd_last_error(g_ctx));
+        ck_assert_int_eq(clFinish(g_ctx->queue), CL_SUCCESS);
+        double t_cl = test_now_ms() - t0;
+        ck_assert_int_eq(clEnqueueReadBuffer(g_ctx->queue, framed, CL_TRUE, 0, bytes + 2 * GUARD_BYTES, got, 0, NULL, NULL), CL_SUCCESS);
+        for (size_t k = 0; k < GUARD_BYTES / 4; k++) {
+            ck_assert_msg(pat[k] == 0x7FC0DEADu, "[%s] %s%s: write before the output (guard word %zu)", dev, c.label, variant, k);
+            ck_assert_msg(pat[(GUARD_BYTES + bytes) / 4 + k] == 0x7FC0DEADu,
+                          "[%s] %s%s: write past the output (guard word %zu)", dev, c.label, variant, k);
+        }
+        const float *out = got + GUARD_BYTES / 4;
+        if (n->op == CLSSD_OP_NMS) {
+            compare_nms(&c, ref, out, dev);
+        } else {
+            char msg[256];
+            double nmse = 0;
+            long worst = compare_floats(ref, out, count, d->tol_abs, d->tol_rel, &nmse, msg, sizeof msg);
+            ck_assert_msg(worst < 0, "[%s] %s%s: %zu values, NMSE %.3g, %s", dev, c.label, variant, count, nmse, msg);
+        }
+        printf("  %-28s ok  ref %8.1f ms  device %8.1f ms%s\n", c.label, t_ref, t_cl, variant);
+        clssd__exec_destroy(ex);
+        clReleaseMemObject(framed);
     }
-    const float *out = got + GUARD_BYTES / 4;
-    if (n->op == CLSSD_OP_NMS) {
-        compare_nms(&c, ref, out, dev);
-    } else {
-        char msg[256];
-        double nmse = 0;
-        long worst = compare_floats(ref, out, count, d->tol_abs, d->tol_rel, &nmse, msg, sizeof msg);
-        ck_assert_msg(worst < 0, "[%s] %s: %zu values, NMSE %.3g, %s", dev, c.label, count, nmse, msg);
-    }
-    printf("  %-28s ok  ref %8.1f ms  device %8.1f ms\n", c.label, t_ref, t_cl);
-    clssd__exec_destroy(ex);
-    clReleaseMemObject(framed);
     free(ref);
     free(got);
     op_case_free(&c);

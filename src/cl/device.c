@@ -201,6 +201,7 @@ clssd_status clssd_context_create(const clssd_context_params *p, clssd_context *
 
     clssd_context *ctx = clssd__calloc(1, sizeof *ctx);
     if (!ctx) return CLSSD_ERR_OUT_OF_MEMORY;
+    ctx->prof_node = -1;
     ctx->platform = f[pick].platform;
     ctx->device = f[pick].device;
     ctx->owns_cl = 1;
@@ -228,6 +229,8 @@ fail:
 void clssd_context_destroy(clssd_context *ctx)
 {
     if (!ctx) return;
+    clssd__prof_clear(ctx);
+    clssd__free(ctx->prof);
     for (int i = 0; i < ctx->n_programs; i++)
         if (ctx->programs[i].program) clReleaseProgram(ctx->programs[i].program);
     if (ctx->queue) {
@@ -280,6 +283,7 @@ clssd_status clssd_context_create_from_cl(cl_context context, cl_device_id devic
         return CLSSD_ERR_INVALID_ARG;
     clssd_context *ctx = clssd__calloc(1, sizeof *ctx);
     if (!ctx) return CLSSD_ERR_OUT_OF_MEMORY;
+    ctx->prof_node = -1;
     found_device f;
     memset(&f, 0, sizeof f);
     f.device = device;

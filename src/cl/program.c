@@ -302,7 +302,8 @@ clssd_status clssd__enqueue(clssd_context *ctx, cl_kernel k, cl_uint dims, const
         g[i] = global[i] == 0 ? 0 : (global[i] + l - 1) / l * l;
         if (g[i] == 0) return CLSSD_OK; /* nothing to do */
     }
-    CLSSD_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, local, 0, NULL, NULL));
+    CLSSD_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, local, 0, NULL,
+                                         clssd__prof_slot(ctx)));
     return CLSSD_OK;
 }
 

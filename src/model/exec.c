@@ -15,6 +15,10 @@ void clssd__exec_destroy(clssd_exec *ex)
     if (ex->weights)
         for (int32_t i = 0; i < ex->g->n_tensors; i++)
             if (ex->weights[i]) clReleaseMemObject(ex->weights[i]);
+    if (ex->aux)
+        for (int32_t i = 0; i < ex->g->n_nodes; i++)
+            if (ex->aux[i]) clReleaseMemObject(ex->aux[i]);
+    clssd__free(ex->aux);
     if (ex->workspace) clReleaseMemObject(ex->workspace);
     if (ex->image_u8) clReleaseMemObject(ex->image_u8);
     if (ex->image_desc) clReleaseMemObject(ex->image_desc);
@@ -37,7 +41,8 @@ clssd_status clssd__exec_create(clssd_context *ctx, const clssd_graph *g, int32_
     ex->batch = max_batch;
     ex->bufs = clssd__calloc((size_t)g->n_nodes, sizeof(cl_mem));
     ex->weights = clssd__calloc((size_t)(g->n_tensors > 0 ? g->n_tensors : 1), sizeof(cl_mem));
-    if (!ex->bufs || !ex->weights) {
+    ex->aux = clssd__calloc((size_t)g->n_nodes, sizeof(cl_mem));
+    if (!ex->bufs || !ex->weights || !ex->aux) {
         s = CLSSD_ERR_OUT_OF_MEMORY;
         goto fail;
     }
@@ -73,6 +78,11 @@ clssd_status clssd__exec_create(clssd_context *ctx, const clssd_graph *g, int32_
             goto fail;
         }
     }
+    for (int32_t i = 0; i < g->n_nodes; i++)
+        if (clssd__ops[g->nodes[i].op].prepare) {
+            s = clssd__ops[g->nodes[i].op].prepare(ex, &g->nodes[i]);
+            if (s != CLSSD_OK) goto fail;
+        }
     /* Constant nodes (priors) are computed once here, not on every forward. */
     for (int32_t i = 0; i < g->n_nodes; i++)
         if (g->nodes[i].batch_const) {
@@ -100,7 +110,10 @@ clssd_status clssd__exec_run(clssd_exec *ex, int32_t first, int32_t last)
     for (int32_t i = first < 0 ? 0 : first; i <= last; i++) {
         const clssd_node *n = &ex->g->nodes[i];
         if (n->batch_const) continue;
-        CLSSD_TRY(clssd__ops[n->op].forward_cl(ex, n));
+        ex->ctx->prof_node = i;
+        clssd_status s = clssd__ops[n->op].forward_cl(ex, n);
+        ex->ctx->prof_node = -1;
+        if (s != CLSSD_OK) return s;
     }
     return CLSSD_OK;
 }

@@ -36,6 +36,7 @@ clssd_status clssd__model_from_graph(clssd_context *ctx, clssd_graph *g, clssd_m
     clssd__graph_init(g);
     m->prior_node = -1;
     s = clssd__exec_create(ctx, &m->g, 1, &m->ex);
+    if (s == CLSSD_OK) s = clssd__model_tune(ctx, &m->g, m->ex);
     if (s != CLSSD_OK) {
         clssd_model_destroy(m);
         return s;

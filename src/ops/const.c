@@ -28,6 +28,7 @@ clssd_status clssd__const_cl(clssd_exec *ex, const clssd_node *n)
 {
     cl_mem src = ex->weights[n->weight], dst = ex->bufs[n - ex->g->nodes];
     const size_t bytes = clssd__shape_count(&n->out) * sizeof(float);
-    CLSSD_CL(ex->ctx, clEnqueueCopyBuffer(ex->ctx->queue, src, dst, 0, 0, bytes, 0, NULL, NULL));
+    CLSSD_CL(ex->ctx, clEnqueueCopyBuffer(ex->ctx->queue, src, dst, 0, 0, bytes, 0, NULL,
+                                          clssd__prof_slot(ex->ctx)));
     return CLSSD_OK;
 }

@@ -1,5 +1,12 @@
-/* Convolution on the device: im2col into the shared workspace, then CLBlast SGEMM per image
- * and group; 1x1 stride-1 unpadded convolutions use the input directly as the GEMM's B.
+/* Convolution on the device, in one of three algorithms (clssd_conv_algo), chosen per layer
+ * and device by src/model/tune.c:
+ * - IM2COL_CLBLAST: im2col into the shared workspace, then CLBlast SGEMM per image and group;
+ *   1x1 stride-1 unpadded convolutions use the input directly as the GEMM's B. Bias and
+ *   activation follow as one more pass. GPUs.
+ * - PACKED: im2col written as GEMM panels, then cl/gemm.cl against weights packed once at
+ *   plan time, bias and activation in the GEMM's epilogue. CPU-class devices (PoCL).
+ * - DIRECT: one direct sum per output; thin groups (depthwise), where the other two would make
+ *   one tiny GEMM per group.
  * The extra bottom/right padding of TensorFlow's "SAME" (ph_extra, pw_extra) needs no work
  * in im2col: those rows and columns lie past H and W, where it already writes zeros; it only
  * makes the output larger (and so rules out the pointwise path).
@@ -7,6 +14,8 @@
  * (SSD512's conv1_2 would otherwise need 600 MB). */
 #include <float.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "clssd_internal.h"
 
@@ -87,13 +96,122 @@ static int32_t chunk_rows(const clssd_node *n, int32_t cin)
     return (int32_t)rows;
 }
 
+#define GEMM_MR 12 /* CLSSD_GEMM_MR and _NR in cl/gemm.cl */
+#define GEMM_NR 32
+
+/* Packed panels per chunk are kept to a few MB: the GEMM then reads them back from the
+ * cache they were just written to (on PoCL the pack ran at 6.7 GB/s into 207 MB for SSD300's
+ * conv1_2, 11.8 GB/s into 8 MB). */
+#define PACK_CHUNK_BYTES ((size_t)4 << 20)
+
+/* Output columns per packed chunk: a multiple of NR whose panels fit PACK_CHUNK_BYTES. */
+static size_t chunk_cols(const clssd_node *n, int32_t cin)
+{
+    const __typeof__(n->p.conv) *c = &n->p.conv;
+    const size_t k = (size_t)cin * (size_t)c->kh * (size_t)c->kw; /* all groups */
+    const size_t hw = (size_t)n->out.h * (size_t)n->out.w;
+    const size_t all = (hw + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
+    size_t cols = PACK_CHUNK_BYTES / (k * sizeof(float)) / GEMM_NR * GEMM_NR;
+    if (cols < GEMM_NR) cols = GEMM_NR;
+    return cols < all ? cols : all;
+}
+
 size_t clssd__conv2d_workspace(const clssd_graph *g, const clssd_node *n, int32_t batch)
 {
     (void)batch;
-    if (is_pointwise(n)) return 0;
+    /* sized for every algorithm, so that the tuner can switch without a new plan */
     const clssd_shape *x = &g->nodes[n->src[0]].out;
     size_t k = (size_t)x->c * (size_t)n->p.conv.kh * (size_t)n->p.conv.kw;
-    return k * (size_t)chunk_rows(n, x->c) * (size_t)n->out.w * sizeof(float);
+    size_t im2col = is_pointwise(n) ? 0
+                                    : k * (size_t)chunk_rows(n, x->c) * (size_t)n->out.w * sizeof(float);
+    size_t packed = k * chunk_cols(n, x->c) * sizeof(float);
+    return im2col > packed ? im2col : packed;
+}
+
+/* ---------------------------------------------------------------- algorithm choice */
+
+static const char *const algo_names[CLSSD_CONV_ALGO_COUNT] = {"auto", "im2col", "packed",
+                                                              "direct"};
+
+const char *clssd__conv2d_algo_name(int algo)
+{
+    return algo >= 0 && algo < CLSSD_CONV_ALGO_COUNT ? algo_names[algo] : "?";
+}
+
+int clssd__conv2d_algo_from_name(const char *name)
+{
+    for (int a = 0; name && a < CLSSD_CONV_ALGO_COUNT; a++)
+        if (!strcmp(name, algo_names[a])) return a;
+    return -1;
+}
+
+/* Grouped convolutions whose groups reduce over at most this many values may run the direct
+ * kernel; beyond it a direct sum per output loses to any GEMM. */
+#define DIRECT_MAX_K 64
+
+static size_t conv_k(const clssd_graph *g, const clssd_node *n)
+{
+    const clssd_shape *x = &g->nodes[n->src[0]].out;
+    return (size_t)(x->c / n->p.conv.groups) * (size_t)n->p.conv.kh * (size_t)n->p.conv.kw;
+}
+
+int clssd__conv2d_algo_ok(const clssd_graph *g, const clssd_node *n, int algo)
+{
+    const size_t K = conv_k(g, n);
+    switch (algo) {
+    case CLSSD_CONV_IM2COL_CLBLAST:
+    case CLSSD_CONV_PACKED: return 1;
+    case CLSSD_CONV_DIRECT: return K <= DIRECT_MAX_K;
+    default: return 0;
+    }
+}
+
+int clssd__conv2d_algo(const clssd_context *ctx, const clssd_graph *g, const clssd_node *n)
+{
+    if (n->algo != CLSSD_CONV_AUTO && clssd__conv2d_algo_ok(g, n, n->algo)) return n->algo;
+    int forced = clssd__conv2d_algo_from_name(getenv("CLSSD_CONV_ALGO"));
+    if (forced > CLSSD_CONV_AUTO && clssd__conv2d_algo_ok(g, n, forced)) return forced;
+    /* Thin groups: one GEMM per group would be hundreds of launches of K <= 64. */
+    if (n->p.conv.groups > 1 && clssd__conv2d_algo_ok(g, n, CLSSD_CONV_DIRECT))
+        return CLSSD_CONV_DIRECT;
+    return ctx->info.is_gpu ? CLSSD_CONV_IM2COL_CLBLAST : CLSSD_CONV_PACKED;
+}
+
+/* Weights [Cout][K] of each group as MR-row panels (cl/gemm.cl's A layout), rows past the
+ * group's M zero: Ap[((g*Mp + i)*K + k)*MR + r] = W[g*M + i*MR + r][k]. */
+clssd_status clssd__conv2d_prepare(clssd_exec *ex, const clssd_node *n)
+{
+    clssd_context *ctx = ex->ctx;
+    const int32_t self = (int32_t)(n - ex->g->nodes);
+    if (ex->aux[self]) {
+        clReleaseMemObject(ex->aux[self]);
+        ex->aux[self] = NULL;
+    }
+    if (clssd__conv2d_algo(ctx, ex->g, n) != CLSSD_CONV_PACKED) return CLSSD_OK;
+    const size_t G = (size_t)n->p.conv.groups, M = (size_t)n->p.conv.cout / G,
+                 K = conv_k(ex->g, n), Mp = (M + GEMM_MR - 1) / GEMM_MR;
+    size_t count;
+    if (!clssd__mul_size(G * Mp * GEMM_MR, K, &count))
+        return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "node '%s': packed size overflow", n->name);
+    float *pk = clssd__calloc(count, sizeof(float));
+    if (!pk) return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "node '%s': packing", n->name);
+    const float *w = ex->g->tensors[n->weight].data;
+    for (size_t gi = 0; gi < G; gi++)
+        for (size_t m = 0; m < M; m++) {
+            const float *src = w + (gi * M + m) * K;
+            float *dst = pk + ((gi * Mp + m / GEMM_MR) * K) * GEMM_MR + m % GEMM_MR;
+            for (size_t k = 0; k < K; k++) dst[k * GEMM_MR] = src[k];
+        }
+    clssd_status s = clssd__buffer(ctx, count * sizeof(float), CL_MEM_READ_ONLY, &ex->aux[self]);
+    if (s == CLSSD_OK) {
+        cl_int e = clEnqueueWriteBuffer(ctx->queue, ex->aux[self], CL_TRUE, 0,
+                                        count * sizeof(float), pk, 0, NULL, NULL);
+        if (e != CL_SUCCESS)
+            s = CLSSD_FAIL(ctx, (clssd_status)e, "node '%s': packed weights upload -> %s",
+                           n->name, clssd__cl_error_name(e));
+    }
+    clssd__free(pk);
+    return s;
 }
 
 double clssd__conv2d_flops(const clssd_graph *g, const clssd_node *n)
@@ -109,9 +227,67 @@ static clssd_status blast(clssd_context *ctx, CLBlastStatusCode st, const char *
     return CLSSD_FAIL(ctx, (clssd_status)st, "CLBlastSgemm (%s) -> status %d", what, (int)st);
 }
 
-/* Grouped convolutions whose groups reduce over at most this many values run the direct
- * kernel instead of im2col + one GEMM per group. */
-#define DIRECT_MAX_K 64
+/* Packed path: per image and chunk of output columns, one clssd_pack_cols launch for all
+ * groups, then one clssd_gemm_packed per group with bias and activation fused. */
+static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n)
+{
+    clssd_context *ctx = ex->ctx;
+    const clssd_graph *g = ex->g;
+    const __typeof__(n->p.conv) *c = &n->p.conv;
+    const clssd_shape *x = &g->nodes[n->src[0]].out;
+    const int32_t self = (int32_t)(n - g->nodes);
+    cl_mem in = ex->bufs[n->src[0]], out = ex->bufs[self], ap = ex->aux[self];
+    if (!ap) return CLSSD_FAIL(ctx, CLSSD_ERR_INVALID_ARG, "node '%s': not prepared", n->name);
+    const cl_int G = c->groups, M = c->cout / c->groups, K = (cl_int)conv_k(g, n);
+    const cl_int Mp = (M + GEMM_MR - 1) / GEMM_MR;
+    const size_t HWo = (size_t)n->out.h * (size_t)n->out.w;
+    const size_t cols_per = chunk_cols(n, x->c);
+    const cl_int H = x->h, W = x->w, C = x->c, kh = c->kh, kw = c->kw, sh = c->sh, sw = c->sw,
+                 ph = c->ph, pw = c->pw, dh = c->dh, dw = c->dw, Wo = n->out.w, ldc = (cl_int)HWo;
+    const cl_int has_bias = n->bias >= 0, relu = c->relu;
+    const float relu_max = c->relu_max;
+    cl_mem bias = has_bias ? ex->weights[n->bias] : out;
+    cl_kernel k_pack = NULL, k_gemm = NULL;
+    clssd_status s = clssd__kernel(ctx, "gemm", "clssd_pack_cols", &k_pack);
+    if (s == CLSSD_OK) s = clssd__kernel(ctx, "gemm", "clssd_gemm_packed", &k_gemm);
+    for (int32_t b = 0; b < ex->batch && s == CLSSD_OK; b++)
+        for (size_t col0 = 0; col0 < HWo && s == CLSSD_OK; col0 += cols_per) {
+            const cl_ulong x_off = (cl_ulong)b * (cl_ulong)C * (cl_ulong)H * (cl_ulong)W;
+            const cl_int c0 = (cl_int)col0,
+                         ncol = (cl_int)(col0 + cols_per > HWo ? HWo - col0 : cols_per),
+                         npanels = (ncol + GEMM_NR - 1) / GEMM_NR;
+            s = clssd__set_args(ctx, k_pack, 19, sizeof in, &in, sizeof x_off, &x_off, sizeof H,
+                                &H, sizeof W, &W, sizeof C, &C, sizeof kh, &kh, sizeof kw, &kw,
+                                sizeof sh, &sh, sizeof sw, &sw, sizeof ph, &ph, sizeof pw, &pw,
+                                sizeof dh, &dh, sizeof dw, &dw, sizeof Wo, &Wo, sizeof c0, &c0,
+                                sizeof ncol, &ncol, sizeof K, &K, sizeof npanels, &npanels,
+                                sizeof(cl_mem), &ex->workspace);
+            if (s != CLSSD_OK) break;
+            const size_t gp[2] = {(size_t)K * (size_t)G, (size_t)npanels}, lp[2] = {16, 1};
+            s = clssd__enqueue(ctx, k_pack, 2, gp, lp);
+            for (cl_int gi = 0; gi < G && s == CLSSD_OK; gi++) {
+                const cl_ulong a_off = (cl_ulong)gi * (cl_ulong)Mp * GEMM_MR * (cl_ulong)K,
+                               b_off = (cl_ulong)gi * (cl_ulong)npanels * GEMM_NR * (cl_ulong)K,
+                               c_off = ((cl_ulong)b * (cl_ulong)c->cout + (cl_ulong)(gi * M)) *
+                                           (cl_ulong)HWo + (cl_ulong)col0;
+                const cl_int bias_off = gi * M;
+                s = clssd__set_args(ctx, k_gemm, 15, sizeof ap, &ap, sizeof a_off, &a_off,
+                                    sizeof(cl_mem), &ex->workspace, sizeof b_off, &b_off,
+                                    sizeof out, &out, sizeof c_off, &c_off, sizeof M, &M,
+                                    sizeof ncol, &ncol, sizeof K, &K, sizeof ldc, &ldc,
+                                    sizeof bias, &bias, sizeof bias_off, &bias_off,
+                                    sizeof has_bias, &has_bias, sizeof relu, &relu,
+                                    sizeof relu_max, &relu_max);
+                if (s != CLSSD_OK) break;
+                /* work-group size 1: each work-item is a whole register tile (cl/gemm.cl) */
+                const size_t gg[2] = {(size_t)npanels, (size_t)Mp}, lg[2] = {1, 1};
+                s = clssd__enqueue(ctx, k_gemm, 2, gg, lg);
+            }
+        }
+    if (k_pack) clReleaseKernel(k_pack);
+    if (k_gemm) clReleaseKernel(k_gemm);
+    return s;
+}
 
 clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
 {
@@ -120,6 +296,8 @@ clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
     const __typeof__(n->p.conv) *c = &n->p.conv;
     const clssd_shape *x = &g->nodes[n->src[0]].out;
     const int32_t self = (int32_t)(n - g->nodes);
+    const int algo = clssd__conv2d_algo(ctx, g, n);
+    if (algo == CLSSD_CONV_PACKED) return conv_packed(ex, n);
     cl_mem in = ex->bufs[n->src[0]], out = ex->bufs[self], w = ex->weights[n->weight];
     const size_t G = (size_t)c->groups;
     const size_t M = (size_t)c->cout / G;                         /* outputs per group */
@@ -130,34 +308,63 @@ clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
     clssd_status s = CLSSD_OK;
     cl_kernel k_col = NULL, k_bias = NULL;
 
-    if (G > 1 && K <= DIRECT_MAX_K) {
-        /* depthwise and other thin groups: one direct sum per output (see cl/conv.cl) */
-        s = clssd__kernel(ctx, "conv", "clssd_conv_direct", &k_col);
+    if (algo == CLSSD_CONV_DIRECT) {
+        /* thin groups: one direct sum per output (cl/conv.cl); depthwise (one input channel
+         * per group) has its own kernel, an output row per work-item */
+        const int depthwise = x->c == c->groups;
+        s = clssd__kernel(ctx, "conv", depthwise ? "clssd_conv_dw" : "clssd_conv_direct", &k_col);
         if (s != CLSSD_OK) goto done;
         const cl_int BC = ex->batch * c->cout, C = x->c, H = x->h, W = x->w, Cout = c->cout,
                      Ho = n->out.h, Wo = n->out.w, Cg = x->c / c->groups, Mg = (cl_int)M,
                      kh = c->kh, kw = c->kw, sh = c->sh, sw = c->sw, ph = c->ph, pw = c->pw,
                      dh = c->dh, dw = c->dw;
-        s = clssd__set_args(ctx, k_col, 20, sizeof in, &in, sizeof w, &w, sizeof out, &out,
-                            sizeof BC, &BC, sizeof C, &C, sizeof H, &H, sizeof W, &W,
-                            sizeof Cout, &Cout, sizeof Ho, &Ho, sizeof Wo, &Wo, sizeof Cg, &Cg,
-                            sizeof Mg, &Mg, sizeof kh, &kh, sizeof kw, &kw, sizeof sh, &sh,
-                            sizeof sw, &sw, sizeof ph, &ph, sizeof pw, &pw, sizeof dh, &dh,
-                            sizeof dw, &dw);
+        const cl_int has_bias = n->bias >= 0, relu = c->relu;
+        const float relu_max = c->relu_max;
+        cl_mem bias = has_bias ? ex->weights[n->bias] : out;
+        if (depthwise)
+            s = clssd__set_args(ctx, k_col, 23, sizeof in, &in, sizeof w, &w, sizeof out, &out,
+                                sizeof BC, &BC, sizeof C, &C, sizeof H, &H, sizeof W, &W,
+                                sizeof Cout, &Cout, sizeof Ho, &Ho, sizeof Wo, &Wo, sizeof Mg,
+                                &Mg, sizeof kh, &kh, sizeof kw, &kw, sizeof sh, &sh, sizeof sw,
+                                &sw, sizeof ph, &ph, sizeof pw, &pw, sizeof dh, &dh, sizeof dw,
+                                &dw, sizeof bias, &bias, sizeof has_bias, &has_bias,
+                                sizeof relu, &relu, sizeof relu_max, &relu_max);
+        else
+            s = clssd__set_args(ctx, k_col, 24, sizeof in, &in, sizeof w, &w, sizeof out, &out,
+                                sizeof BC, &BC, sizeof C, &C, sizeof H, &H, sizeof W, &W,
+                                sizeof Cout, &Cout, sizeof Ho, &Ho, sizeof Wo, &Wo, sizeof Cg,
+                                &Cg, sizeof Mg, &Mg, sizeof kh, &kh, sizeof kw, &kw, sizeof sh,
+                                &sh, sizeof sw, &sw, sizeof ph, &ph, sizeof pw, &pw, sizeof dh,
+                                &dh, sizeof dw, &dw, sizeof bias, &bias, sizeof has_bias,
+                                &has_bias, sizeof relu, &relu, sizeof relu_max, &relu_max);
         if (s != CLSSD_OK) goto done;
-        const size_t gsz[3] = {(size_t)Wo, (size_t)Ho, (size_t)BC}, lsz[3] = {16, 4, 1};
-        s = clssd__enqueue(ctx, k_col, 3, gsz, lsz);
+        if (depthwise) {
+            /* a work-item per output row (cl/conv.cl) */
+            const size_t gsz[2] = {(size_t)Ho, (size_t)BC}, lsz[2] = {8, 8};
+            s = clssd__enqueue(ctx, k_col, 2, gsz, lsz);
+        } else {
+            const size_t gsz[3] = {(size_t)Wo, (size_t)Ho, (size_t)BC}, lsz[3] = {16, 4, 1};
+            s = clssd__enqueue(ctx, k_col, 3, gsz, lsz);
+        }
         if (s != CLSSD_OK) goto done;
     } else if (is_pointwise(n)) {
-        for (int32_t b = 0; b < ex->batch; b++)
-            for (size_t gi = 0; gi < G; gi++) {
-                s = blast(ctx, CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
-                                            CLBlastTransposeNo, M, HWo, K, 1.0f, w, gi * M * K,
-                                            K, in, b * in_img + gi * K * HWo, HWo, 0.0f, out,
-                                            b * out_img + gi * M * HWo, HWo, &ctx->queue, NULL),
-                          n->name);
-                if (s != CLSSD_OK) goto done;
-            }
+        /* The input is the B matrix as it stands; more than one image is one strided-batched
+         * call per group (the weights, A, have stride 0) instead of one call per image. */
+        for (size_t gi = 0; gi < G; gi++) {
+            CLBlastStatusCode st;
+            if (ex->batch > 1)
+                st = CLBlastSgemmStridedBatched(
+                    CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, M, HWo, K,
+                    1.0f, w, gi * M * K, K, 0, in, gi * K * HWo, HWo, in_img, 0.0f, out,
+                    gi * M * HWo, HWo, out_img, (size_t)ex->batch, &ctx->queue,
+                    clssd__prof_slot(ctx));
+            else
+                st = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo,
+                                  M, HWo, K, 1.0f, w, gi * M * K, K, in, gi * K * HWo, HWo, 0.0f,
+                                  out, gi * M * HWo, HWo, &ctx->queue, clssd__prof_slot(ctx));
+            s = blast(ctx, st, n->name);
+            if (s != CLSSD_OK) goto done;
+        }
     } else {
         s = clssd__kernel(ctx, "conv", "clssd_im2col", &k_col);
         if (s != CLSSD_OK) goto done;
@@ -187,13 +394,14 @@ clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
                                                 gi * M * K, K, ex->workspace, gi * K * ncol, ncol,
                                                 0.0f, out,
                                                 b * out_img + gi * M * HWo + (size_t)r0 * (size_t)Wo,
-                                                HWo, &ctx->queue, NULL),
+                                                HWo, &ctx->queue, clssd__prof_slot(ctx)),
                               n->name);
                     if (s != CLSSD_OK) goto done;
                 }
             }
     }
-    if (n->bias >= 0 || c->relu) {
+    /* the direct kernels fuse bias and activation; the GEMM path needs this pass */
+    if (algo == CLSSD_CONV_IM2COL_CLBLAST && (n->bias >= 0 || c->relu)) {
         s = clssd__kernel(ctx, "conv", "clssd_bias_act", &k_bias);
         if (s != CLSSD_OK) goto done;
         const cl_int total = (cl_int)(out_img * (size_t)ex->batch), C = c->cout,

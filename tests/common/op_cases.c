@@ -66,6 +66,10 @@ static const case_spec cases[] = {
     {"dw_same_s2_150to75_relu6", CLSSD_OP_CONV2D, CONV_TF(96, 3, 2, 0, 1, 96, 6.0f), {S(96, 150, 150)}, 1, 1, GEN_BIG, 1},
     {"dw_same_s2_even_38to19", CLSSD_OP_CONV2D, CONV_TF(32, 3, 2, 0, 1, 32, 0.0f), {S(32, 38, 38)}, 1, 2, GEN_NORMAL, 1},
     {"dw_extra_s2_odd_19x15", CLSSD_OP_CONV2D, {.conv = {.cout = 16, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 0, .pw = 1, .ph_extra = 1, .pw_extra = 1, .dh = 1, .dw = 1, .groups = 16, .relu = 1, .relu_max = 6.0f}}, {S(16, 19, 15)}, 1, 3, GEN_BIG, 1},
+    /* depthwise at stride 1 (MobileNetV2's expanded_conv_2), and with a channel multiplier of 2,
+     * a rectangular dilated kernel and a width that leaves a partial 16-output row tile */
+    {"dw_s1_75x75_relu6", CLSSD_OP_CONV2D, CONV_TF(144, 3, 1, 1, 0, 144, 6.0f), {S(144, 75, 75)}, 1, 2, GEN_BIG, 1},
+    {"dw_mult2_dil2_13x37", CLSSD_OP_CONV2D, {.conv = {.cout = 12, .kh = 3, .kw = 5, .sh = 1, .sw = 1, .ph = 2, .pw = 1, .dh = 2, .dw = 2, .groups = 6}}, {S(6, 13, 37)}, 1, 2, GEN_NORMAL, 1},
     /* extra padding on a 1x1 conv: the output grows, so the pointwise GEMM path must not run */
     {"conv_1x1_extra_pad", CLSSD_OP_CONV2D, {.conv = {.cout = 5, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .ph_extra = 1, .pw_extra = 2, .dh = 1, .dw = 1, .groups = 1}}, {S(7, 6, 5)}, 1, 2, GEN_NORMAL, 1},
     /* element-wise and pooling */

@@ -1,0 +1,116 @@
+/* A GEMM for CPU-class OpenCL devices (PoCL, Intel/AMD CPU runtimes), with its packing.
+ *
+ * C[M][N] = A[M][K] * B[K][N] as BLIS does it: A (the weights, packed once at model load)
+ * and B (the im2col matrix, packed by clssd_pack_cols as it is built) are stored as panels
+ * so that the inner loop reads both contiguously:
+ *   A panel i: A[i*MR + r][k] at Ap[(i*K + k)*MR + r]   (rows past M are zero)
+ *   B panel p: B[k][p*NR + l] at Bp[(p*K + k)*NR + l]   (columns past N are zero)
+ * One work-item computes one MR x NR tile over the whole K in MR x NR/16 float16
+ * accumulators, which the CPU compilers keep in vector registers (12 x 2 = 24 of the 32
+ * AVX-512 registers, plus 2 for B). The work-group size is 1: a work-item is already a full
+ * register tile, and PoCL then runs no work-item loop around it. On GPUs this kernel is a
+ * poor fit; the per-layer algorithm choice (src/model/tune.c) measures it and picks CLBlast.
+ * Measured on a 2-core Zen 5 under PoCL 3.1: 330-400 GFLOP/s on the SSD300 layer shapes,
+ * OpenBLAS (SkylakeX kernels) 290-380 on the same shapes. */
+
+#define CLSSD_GEMM_MR 12
+#define CLSSD_GEMM_NV 2
+#define CLSSD_GEMM_NR (16 * CLSSD_GEMM_NV)
+
+/* The im2col matrix of one image (group-major rows kk = g*Kg + k, k = (c*kh + u)*kw + v),
+ * columns [col0, col0 + ncol) of the output plane, written as NR-wide panels per group:
+ * out[((g*npanels + p)*Kg + k)*NR + l] = column col0 + p*NR + l. One work-item writes one
+ * panel row (NR contiguous floats), split into runs that stay in one output row, so that
+ * each run is a plain strided copy the compiler vectorizes (a division per element made
+ * this 2x slower on PoCL). Taps in the padding, the extra bottom/right padding of TF's SAME
+ * included (y >= H or x >= W), and columns past ncol are zero. */
+__kernel void clssd_pack_cols(__global const float *x, const ulong x_off, const int H,
+                              const int W, const int C, const int kh, const int kw,
+                              const int sh, const int sw, const int ph, const int pw,
+                              const int dh, const int dw, const int Wo, const int col0,
+                              const int ncol, const int Kg, const int npanels,
+                              __global float *out)
+{
+    const int kk = get_global_id(0), p = get_global_id(1);
+    if (kk >= C * kh * kw || p >= npanels) return;
+    const int g = kk / Kg, k = kk - g * Kg;
+    const int c = kk / (kh * kw), uv = kk - c * (kh * kw), u = uv / kw, v = uv - u * kw;
+    __global const float *xc = x + x_off + (size_t)c * (size_t)H * (size_t)W;
+    __global float *dst = out + ((size_t)(g * npanels + p) * (size_t)Kg + (size_t)k) * CLSSD_GEMM_NR;
+    const int first = p * CLSSD_GEMM_NR, last = min(first + CLSSD_GEMM_NR, ncol);
+    int oy = (col0 + first) / Wo, ox = (col0 + first) - oy * Wo, l = 0;
+    while (first + l < last) {
+        const int run = min(last - first - l, Wo - ox); /* columns left in this output row */
+        const int y = oy * sh - ph + u * dh;
+        if (y < 0 || y >= H) {
+            for (int i = 0; i < run; i++) dst[l + i] = 0.0f;
+        } else {
+            __global const float *row = xc + (size_t)y * (size_t)W;
+            const int x0 = ox * sw - pw + v * dw;
+            for (int i = 0; i < run; i++) {
+                const int xx = x0 + i * sw;
+                dst[l + i] = (xx >= 0 && xx < W) ? row[xx] : 0.0f;
+            }
+        }
+        l += run;
+        ox = 0;
+        oy++;
+    }
+    for (; l < CLSSD_GEMM_NR; l++) dst[l] = 0.0f;
+}
+
+/* One MR x NR tile of C (row stride ldc, starting at c_off) from A panel get_global_id(1)
+ * and B panel get_global_id(0), then the convolution's epilogue: + bias[bias_off + row],
+ * ReLU when relu != 0, capped at relu_max when that is > 0 (as clssd_bias_act). */
+__kernel void clssd_gemm_packed(__global const float *Ap, const ulong a_off,
+                                __global const float *Bp, const ulong b_off, __global float *Cm,
+                                const ulong c_off, const int M, const int N, const int K,
+                                const int ldc, __global const float *bias, const int bias_off,
+                                const int has_bias, const int relu, const float relu_max)
+{
+    const int jp = get_global_id(0), ip = get_global_id(1);
+    __global const float *a = Ap + a_off + (size_t)ip * (size_t)K * CLSSD_GEMM_MR;
+    __global const float16 *b =
+        (__global const float16 *)(Bp + b_off + (size_t)jp * (size_t)K * CLSSD_GEMM_NR);
+    float16 acc[CLSSD_GEMM_MR][CLSSD_GEMM_NV];
+#pragma unroll
+    for (int r = 0; r < CLSSD_GEMM_MR; r++)
+#pragma unroll
+        for (int v = 0; v < CLSSD_GEMM_NV; v++) acc[r][v] = (float16)(0.0f);
+    for (int k = 0; k < K; k++) {
+        float16 bv[CLSSD_GEMM_NV];
+#pragma unroll
+        for (int v = 0; v < CLSSD_GEMM_NV; v++) bv[v] = b[k * CLSSD_GEMM_NV + v];
+#pragma unroll
+        for (int r = 0; r < CLSSD_GEMM_MR; r++) {
+            const float16 av = (float16)(a[k * CLSSD_GEMM_MR + r]);
+#pragma unroll
+            for (int v = 0; v < CLSSD_GEMM_NV; v++) acc[r][v] = fma(av, bv[v], acc[r][v]);
+        }
+    }
+    const int row0 = ip * CLSSD_GEMM_MR, col = jp * CLSSD_GEMM_NR;
+#pragma unroll
+    for (int r = 0; r < CLSSD_GEMM_MR; r++) {
+        if (row0 + r >= M) break;
+        const float16 bb = (float16)(has_bias ? bias[bias_off + row0 + r] : 0.0f);
+        __global float *crow = Cm + c_off + (size_t)(row0 + r) * (size_t)ldc + (size_t)col;
+        float16 out[CLSSD_GEMM_NV];
+#pragma unroll
+        for (int v = 0; v < CLSSD_GEMM_NV; v++) {
+            out[v] = acc[r][v] + bb;
+            if (relu) {
+                out[v] = fmax(out[v], (float16)(0.0f));
+                if (relu_max > 0.0f) out[v] = fmin(out[v], (float16)(relu_max));
+            }
+        }
+        if (col + CLSSD_GEMM_NR <= N) {
+#pragma unroll
+            for (int v = 0; v < CLSSD_GEMM_NV; v++) vstore16(out[v], 0, crow + 16 * v);
+        } else { /* the last, partial panel: vector components need constant indices */
+            float tail[CLSSD_GEMM_NR];
+#pragma unroll
+            for (int v = 0; v < CLSSD_GEMM_NV; v++) vstore16(out[v], v, tail);
+            for (int l = 0; col + l < N; l++) crow[l] = tail[l];
+        }
+    }
+}
