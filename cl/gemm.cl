@@ -39,6 +39,23 @@ __kernel void clssd_pack_cols(__global const float *x, const ulong x_off, const 
     __global float *dst = out + ((size_t)(g * npanels + p) * (size_t)Kg + (size_t)k) * CLSSD_GEMM_NR;
     const int first = p * CLSSD_GEMM_NR, last = min(first + CLSSD_GEMM_NR, ncol);
     int oy = (col0 + first) / Wo, ox = (col0 + first) - oy * Wo, l = 0;
+    {
+        /* the common case, a whole panel inside one output row and inside the input row at
+         * stride 1: two vector copies (or zeros in the top/bottom padding) */
+        const int y = oy * sh - ph + u * dh, x0 = ox * sw - pw + v * dw;
+        if (sw == 1 && last - first == CLSSD_GEMM_NR && Wo - ox >= CLSSD_GEMM_NR && x0 >= 0 &&
+            x0 + CLSSD_GEMM_NR <= W) {
+            if (y < 0 || y >= H) {
+                vstore16((float16)(0.0f), 0, dst);
+                vstore16((float16)(0.0f), 1, dst);
+            } else {
+                __global const float *src = xc + (size_t)y * (size_t)W + (size_t)x0;
+                vstore16(vload16(0, src), 0, dst);
+                vstore16(vload16(1, src), 1, dst);
+            }
+            return;
+        }
+    }
     while (first + l < last) {
         const int run = min(last - first - l, Wo - ox); /* columns left in this output row */
         const int y = oy * sh - ph + u * dh;

@@ -40,7 +40,8 @@ clssd_status clssd__pool_cl(clssd_exec *ex, const clssd_node *n)
     cl_kernel k;
     CLSSD_TRY(clssd__kernel(ex->ctx, "pool", "clssd_pool", &k));
     cl_mem in = ex->bufs[n->src[0]], out = ex->bufs[n - ex->g->nodes];
-    const cl_int count = (cl_int)(clssd__shape_count(&n->out) * (size_t)ex->batch);
+    /* one work-item per output row (cl/pool.cl) */
+    const cl_int count = (cl_int)((size_t)n->out.c * (size_t)n->out.h * (size_t)ex->batch);
     const cl_int C = x->c, H = x->h, W = x->w, Ho = n->out.h, Wo = n->out.w, kh = p->kh,
                  kw = p->kw, sh = p->sh, sw = p->sw, ph = p->ph, pw = p->pw, m = p->method;
     clssd_status s = clssd__set_args(ex->ctx, k, 15, sizeof in, &in, sizeof out, &out,
@@ -48,7 +49,7 @@ clssd_status clssd__pool_cl(clssd_exec *ex, const clssd_node *n)
                                      &W, sizeof Ho, &Ho, sizeof Wo, &Wo, sizeof kh, &kh, sizeof kw,
                                      &kw, sizeof sh, &sh, sizeof sw, &sw, sizeof ph, &ph,
                                      sizeof pw, &pw, sizeof m, &m);
-    const size_t gsz = (size_t)count, lsz = 64;
+    const size_t gsz = (size_t)count, lsz = 8;
     if (s == CLSSD_OK) s = clssd__enqueue(ex->ctx, k, 1, &gsz, &lsz);
     clReleaseKernel(k);
     return s;
