@@ -1,13 +1,15 @@
 /* Convolution helpers around the CLBlast GEMM: im2col and the bias + activation epilogue. */
 
-/* col[(c*kh + u)*kw + v][r*Wo + j] for output rows r in [row0, row0 + rows): one work-item
+/* col[col_off + ((c*kh + u)*kw + v)*n_cols + (r - row0)*Wo + j] for output rows r in
+ * [row0, row0 + rows): one work-item
  * per column element. Zero where the dilated window falls into the padding. The extra
  * bottom/right padding (TensorFlow "SAME") needs no argument: it lies at y >= H or xx >= W,
  * which read as zero here; the host only sized Wo and the rows for it. */
 __kernel void clssd_im2col(__global const float *x, const int x_off, const int H, const int W,
                            const int C, const int kh, const int kw, const int sh, const int sw,
                            const int ph, const int pw, const int dh, const int dw, const int Wo,
-                           const int row0, const int rows, __global float *col)
+                           const int row0, const int rows, __global float *col,
+                           const ulong col_off)
 {
     const int n_cols = rows * Wo;
     const int j = get_global_id(0); /* column inside the chunk */
@@ -22,7 +24,7 @@ __kernel void clssd_im2col(__global const float *x, const int x_off, const int H
     const int xx = q * sw - pw + v * dw;
     float val = 0.0f;
     if (y >= 0 && y < H && xx >= 0 && xx < W) val = x[x_off + (c * H + y) * W + xx];
-    col[k * n_cols + j] = val;
+    col[col_off + (size_t)k * (size_t)n_cols + (size_t)j] = val;
 }
 
 /* The convolution epilogue, shared by the kernels that fuse it: + bias[o], then ReLU when

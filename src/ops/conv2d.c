@@ -118,14 +118,17 @@ static size_t chunk_cols(const clssd_node *n, int32_t cin)
 
 size_t clssd__conv2d_workspace(const clssd_graph *g, const clssd_node *n, int32_t batch)
 {
-    (void)batch;
     /* sized for every algorithm, so that the tuner can switch without a new plan */
     const clssd_shape *x = &g->nodes[n->src[0]].out;
     size_t k = (size_t)x->c * (size_t)n->p.conv.kh * (size_t)n->p.conv.kw;
     size_t im2col = is_pointwise(n) ? 0
                                     : k * (size_t)chunk_rows(n, x->c) * (size_t)n->out.w * sizeof(float);
     size_t packed = k * chunk_cols(n, x->c) * sizeof(float);
-    return im2col > packed ? im2col : packed;
+    size_t ws = im2col > packed ? im2col : packed;
+    /* every image's im2col at once (the strided-batched GEMM), where that stays small */
+    size_t all = k * (size_t)n->out.h * (size_t)n->out.w * (size_t)batch * sizeof(float);
+    if (!is_pointwise(n) && batch > 1 && all <= CONV_WS_CAP && all > ws) ws = all;
+    return ws;
 }
 
 /* ---------------------------------------------------------------- algorithm choice */
@@ -372,33 +375,66 @@ clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
         const cl_int H = x->h, W = x->w, C = x->c, kh = c->kh, kw = c->kw, sh = c->sh,
                      sw = c->sw, ph = c->ph, pw = c->pw, dh = c->dh, dw = c->dw,
                      Wo = n->out.w;
-        for (int32_t b = 0; b < ex->batch; b++)
-            for (int32_t r0 = 0; r0 < n->out.h; r0 += rows_per) {
-                const cl_int row0 = r0, rows = r0 + rows_per > n->out.h ? n->out.h - r0 : rows_per;
+        const cl_ulong col_off0 = 0;
+        /* More than one image whose im2col matrices all fit the workspace: im2col each, then
+         * one strided-batched GEMM per group for all of them (GPUs: batch x the work per
+         * launch for the late, small layers). Otherwise per image, in chunks of rows. */
+        const size_t per_img = K * G * HWo;
+        if (ex->batch > 1 && per_img * (size_t)ex->batch * sizeof(float) <= ex->ws_bytes) {
+            const cl_int row0 = 0, rows = n->out.h;
+            for (int32_t b = 0; b < ex->batch; b++) {
                 const cl_int x_off = (cl_int)((size_t)b * in_img);
-                const size_t ncol = (size_t)rows * (size_t)Wo;
-                s = clssd__set_args(ctx, k_col, 17, sizeof in, &in, sizeof x_off, &x_off,
+                const cl_ulong col_off = (cl_ulong)b * (cl_ulong)per_img;
+                s = clssd__set_args(ctx, k_col, 18, sizeof in, &in, sizeof x_off, &x_off,
                                     sizeof H, &H, sizeof W, &W, sizeof C, &C, sizeof kh, &kh,
-                                    sizeof kw, &kw, sizeof sh, &sh, sizeof sw, &sw, sizeof ph, &ph,
-                                    sizeof pw, &pw, sizeof dh, &dh, sizeof dw, &dw, sizeof Wo, &Wo,
-                                    sizeof row0, &row0, sizeof rows, &rows, sizeof(cl_mem),
-                                    &ex->workspace);
+                                    sizeof kw, &kw, sizeof sh, &sh, sizeof sw, &sw, sizeof ph,
+                                    &ph, sizeof pw, &pw, sizeof dh, &dh, sizeof dw, &dw,
+                                    sizeof Wo, &Wo, sizeof row0, &row0, sizeof rows, &rows,
+                                    sizeof(cl_mem), &ex->workspace, sizeof col_off, &col_off);
                 if (s != CLSSD_OK) goto done;
-                const size_t gsz[2] = {ncol, K * G};
-                const size_t lsz[2] = {64, 1};
+                const size_t gsz[2] = {HWo, K * G}, lsz[2] = {64, 1};
                 s = clssd__enqueue(ctx, k_col, 2, gsz, lsz);
                 if (s != CLSSD_OK) goto done;
-                for (size_t gi = 0; gi < G; gi++) {
-                    s = blast(ctx, CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
-                                                CLBlastTransposeNo, M, ncol, K, 1.0f, w,
-                                                gi * M * K, K, ex->workspace, gi * K * ncol, ncol,
-                                                0.0f, out,
-                                                b * out_img + gi * M * HWo + (size_t)r0 * (size_t)Wo,
-                                                HWo, &ctx->queue, clssd__prof_slot(ctx)),
-                              n->name);
-                    if (s != CLSSD_OK) goto done;
-                }
             }
+            for (size_t gi = 0; gi < G; gi++) {
+                s = blast(ctx,
+                          CLBlastSgemmStridedBatched(
+                              CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, M,
+                              HWo, K, 1.0f, w, gi * M * K, K, 0, ex->workspace, gi * K * HWo,
+                              HWo, per_img, 0.0f, out, gi * M * HWo, HWo, out_img,
+                              (size_t)ex->batch, &ctx->queue, clssd__prof_slot(ctx)),
+                          n->name);
+                if (s != CLSSD_OK) goto done;
+            }
+        } else {
+            for (int32_t b = 0; b < ex->batch; b++)
+                for (int32_t r0 = 0; r0 < n->out.h; r0 += rows_per) {
+                    const cl_int row0 = r0, rows = r0 + rows_per > n->out.h ? n->out.h - r0 : rows_per;
+                    const cl_int x_off = (cl_int)((size_t)b * in_img);
+                    const size_t ncol = (size_t)rows * (size_t)Wo;
+                    s = clssd__set_args(ctx, k_col, 18, sizeof in, &in, sizeof x_off, &x_off,
+                                        sizeof H, &H, sizeof W, &W, sizeof C, &C, sizeof kh, &kh,
+                                        sizeof kw, &kw, sizeof sh, &sh, sizeof sw, &sw, sizeof ph, &ph,
+                                        sizeof pw, &pw, sizeof dh, &dh, sizeof dw, &dw, sizeof Wo, &Wo,
+                                        sizeof row0, &row0, sizeof rows, &rows, sizeof(cl_mem),
+                                        &ex->workspace, sizeof col_off0, &col_off0);
+                    if (s != CLSSD_OK) goto done;
+                    const size_t gsz[2] = {ncol, K * G};
+                    const size_t lsz[2] = {64, 1};
+                    s = clssd__enqueue(ctx, k_col, 2, gsz, lsz);
+                    if (s != CLSSD_OK) goto done;
+                    for (size_t gi = 0; gi < G; gi++) {
+                        s = blast(ctx, CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                                    CLBlastTransposeNo, M, ncol, K, 1.0f, w,
+                                                    gi * M * K, K, ex->workspace, gi * K * ncol, ncol,
+                                                    0.0f, out,
+                                                    b * out_img + gi * M * HWo + (size_t)r0 * (size_t)Wo,
+                                                    HWo, &ctx->queue, clssd__prof_slot(ctx)),
+                                  n->name);
+                        if (s != CLSSD_OK) goto done;
+                    }
+                }
+        }
     }
     /* the direct kernels fuse bias and activation; the GEMM path needs this pass */
     if (algo == CLSSD_CONV_IM2COL_CLBLAST && (n->bias >= 0 || c->relu)) {
