@@ -137,8 +137,11 @@ __kernel void clssd_conv_dw(__global const float *x, __global const float *w,
                 if (sw == 1 && ix0 >= 0 && ix0 + 15 < W) {
                     v = vload16(0, row + ix0);
                 } else if (sw == 2 && ix0 >= 0 && ix0 + 31 < W) {
+                    /* two halves, no float16 built from two float8s (PoCL made that slow) */
                     const float16 lo = vload16(0, row + ix0), hi = vload16(0, row + ix0 + 16);
-                    v = (float16)(lo.even, hi.even);
+                    acc.lo = acc.lo + wv * lo.even;
+                    acc.hi = acc.hi + wv * hi.even;
+                    continue;
                 } else {
                     float tap[CLSSD_DW_TILE];
                     for (int t = 0; t < CLSSD_DW_TILE; t++) {

@@ -320,6 +320,7 @@ typedef struct clssd_exec {
     cl_mem image_u8;   /* PREPROCESS input: packed images */
     size_t image_bytes;
     cl_mem image_desc; /* PREPROCESS: int4 per image {offset, w, h, stride} */
+    cl_int image_desc_host[4 * 64]; /* its source: must outlive the non-blocking write */
     /* the detect parameters override the NMS node's */
     const clssd_detect_params *detect;
 } clssd_exec;

@@ -188,7 +188,10 @@ static clssd_status upload_images(clssd_model *m, const clssd_image *imgs, int32
     if (!ex->image_desc)
         CLSSD_TRY(clssd__buffer(ctx, (size_t)ex->max_batch * 4 * sizeof(cl_int),
                                 CL_MEM_READ_ONLY, &ex->image_desc));
-    cl_int desc[4 * 64];
+    /* The writes do not block: the queue is in order, so the network reads what they wrote,
+     * and clssd_detect_batch ends with a blocking read (or a clFinish on failure) before the
+     * caller's pixels may go away. One wait per batch instead of one per image. */
+    cl_int *desc = ex->image_desc_host;
     size_t off = 0;
     for (int32_t i = 0; i < n; i++) {
         const clssd_image *im = &imgs[i];
@@ -198,20 +201,20 @@ static clssd_status upload_images(clssd_model *m, const clssd_image *imgs, int32
         desc[4 * i + 2] = im->height;
         desc[4 * i + 3] = (cl_int)row;
         if ((size_t)im->stride == row) {
-            CLSSD_CL(ctx, clEnqueueWriteBuffer(ctx->queue, ex->image_u8, CL_TRUE, off,
+            CLSSD_CL(ctx, clEnqueueWriteBuffer(ctx->queue, ex->image_u8, CL_FALSE, off,
                                                row * (size_t)im->height, im->rgb, 0, NULL, NULL));
         } else {
             /* Rows with padding: a rectangular copy drops it on the way. */
             const size_t buf_origin[3] = {off, 0, 0}, host_origin[3] = {0, 0, 0};
             const size_t region[3] = {row, (size_t)im->height, 1};
-            CLSSD_CL(ctx, clEnqueueWriteBufferRect(ctx->queue, ex->image_u8, CL_TRUE, buf_origin,
+            CLSSD_CL(ctx, clEnqueueWriteBufferRect(ctx->queue, ex->image_u8, CL_FALSE, buf_origin,
                                                    host_origin, region, row, 0,
                                                    (size_t)im->stride, 0, im->rgb, 0, NULL,
                                                    NULL));
         }
         off += row * (size_t)im->height;
     }
-    CLSSD_CL(ctx, clEnqueueWriteBuffer(ctx->queue, ex->image_desc, CL_TRUE, 0,
+    CLSSD_CL(ctx, clEnqueueWriteBuffer(ctx->queue, ex->image_desc, CL_FALSE, 0,
                                        (size_t)n * 4 * sizeof(cl_int), desc, 0, NULL, NULL));
     ex->batch = n;
     return clssd__preprocess_run(ex, &m->g.pre, ex->bufs[m->g.input]);
@@ -250,15 +253,20 @@ clssd_status clssd_detect_batch(clssd_model *m, const clssd_image *images, size_
     /* (a plan lost to an earlier failure is rebuilt here) */
     CLSSD_TRY(ensure_batch(m, (int32_t)n_images));
     clssd_exec *ex = m->ex;
-    CLSSD_TRY(upload_images(m, images, (int32_t)n_images));
-    ex->detect = &dp;
-    clssd_status s = clssd__exec_run(ex, 0, m->g.n_nodes - 1);
-    ex->detect = NULL;
-    CLSSD_TRY(s);
-
+    clssd_status s = upload_images(m, images, (int32_t)n_images);
+    if (s == CLSSD_OK) {
+        ex->detect = &dp;
+        s = clssd__exec_run(ex, 0, m->g.n_nodes - 1);
+        ex->detect = NULL;
+    }
     const size_t rows = (size_t)nms->out.h, per = rows * CLSSD_NMS_ROW;
-    float *host = clssd__malloc(per * n_images * sizeof(float));
-    if (!host) return CLSSD_ERR_OUT_OF_MEMORY;
+    float *host = s == CLSSD_OK ? clssd__malloc(per * n_images * sizeof(float)) : NULL;
+    if (s == CLSSD_OK && !host) s = CLSSD_ERR_OUT_OF_MEMORY;
+    if (s != CLSSD_OK) {
+        /* the uploads may still be reading the caller's pixels */
+        clFinish(ctx->queue);
+        return s;
+    }
     cl_int e = clEnqueueReadBuffer(ctx->queue, ex->bufs[m->g.output], CL_TRUE, 0,
                                    per * n_images * sizeof(float), host, 0, NULL, NULL);
     if (e != CL_SUCCESS) {
