@@ -215,6 +215,46 @@ START_TEST(test_conv_algo_choice)
 }
 END_TEST
 
+/* A candidate whose kernels this driver does not build is skipped, not fatal: with a gemm.cl
+ * that does not compile (CLSSD_KERNEL_DIR, the development mode, loads it from disk), the
+ * model still loads and runs on the other algorithms. */
+START_TEST(test_conv_algo_candidate_fails)
+{
+    char kdir[400], cdir[400], cmd[2000];
+    snprintf(kdir, sizeof kdir, "%s/broken-cl", g_dir);
+    snprintf(cdir, sizeof cdir, "%s/broken-cache", g_dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s %s && cp %s/cl/common.clh %s/", kdir, cdir,
+             CLSSD_SOURCE_DIR, kdir);
+    ck_assert_int_eq(system(cmd), 0);
+    char path[500];
+    snprintf(path, sizeof path, "%s/gemm.cl", kdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("__kernel void clssd_gemm_packed(this is not OpenCL C\n", f);
+    fclose(f);
+
+    setenv("CLSSD_KERNEL_DIR", kdir, 1);
+    clssd_context_params p;
+    clssd_context_params_init(&p);
+    p.cache_dir = cdir;
+    clssd_context *ctx = NULL;
+    ck_assert_int_eq(clssd_context_create(&p, &ctx), CLSSD_OK);
+    clssd_model *m = small_ssd(ctx);
+    unsetenv("CLSSD_KERNEL_DIR");
+    ck_assert_int_gt(ctx->algo_measured, 0);
+    for (int32_t i = 0; i < m->g.n_nodes; i++) {
+        const clssd_node *n = &m->g.nodes[i];
+        if (n->op != CLSSD_OP_CONV2D) continue;
+        ck_assert_msg(n->algo == CLSSD_CONV_IM2COL_CLBLAST || n->algo == CLSSD_CONV_DIRECT,
+                      "%s: algo %d", n->name, n->algo);
+    }
+    clssd_detection d[200];
+    ck_assert_uint_gt(detect_gray(m, d, 200), 0);
+    clssd_model_destroy(m);
+    clssd_context_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     clssd_device_info devs[4];
@@ -228,6 +268,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_cold_warm_corrupt);
     tcase_add_test(tc, test_conv_algo_choice);
+    tcase_add_test(tc, test_conv_algo_candidate_fails);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -144,6 +144,7 @@ static clssd_status measure(clssd_exec *ex, clssd_node *n, choice *out)
     }
     double best = 1e300;
     int best_algo = CLSSD_CONV_AUTO;
+    clssd_status failed = CLSSD_OK;
     size_t used = 0;
     out->detail[0] = '\0';
     /* the device-type default first: it usually wins, and the others then stop early */
@@ -157,8 +158,10 @@ static clssd_status measure(clssd_exec *ex, clssd_node *n, choice *out)
         s = clssd__conv2d_prepare(ex, n);
         if (s == CLSSD_OK) s = time_node(ex, n, best, &ms);
         if (s != CLSSD_OK) {
-            /* a candidate that cannot run here (a too-large buffer, say) is no candidate */
-            if (s == CLSSD_ERR_UNSUPPORTED || s == CLSSD_ERR_OUT_OF_MEMORY) s = CLSSD_OK;
+            /* A candidate that cannot run here (a kernel this driver does not build, a buffer
+             * too large) is no candidate; the layer fails only if none can run. */
+            failed = s;
+            s = clFinish(ctx->queue) == CL_SUCCESS ? CLSSD_OK : failed;
             continue;
         }
         if (ms < best) {
@@ -170,6 +173,7 @@ static clssd_status measure(clssd_exec *ex, clssd_node *n, choice *out)
         if (k > 0 && (size_t)k < sizeof out->detail - used) used += (size_t)k;
     }
     ex->batch = batch;
+    if (s == CLSSD_OK && best_algo == CLSSD_CONV_AUTO) s = failed; /* nothing could run */
     n->algo = (uint8_t)best_algo;
     out->algo = best_algo;
     if (s == CLSSD_OK) s = clssd__conv2d_prepare(ex, n);
