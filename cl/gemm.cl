@@ -1,4 +1,5 @@
-/* A GEMM for CPU-class OpenCL devices (PoCL, Intel/AMD CPU runtimes), with its packing.
+/* A GEMM for CPU-class OpenCL devices (PoCL, Intel/AMD CPU runtimes), with its packing;
+ * two tile heights (MR = 12 or 16 rows, clssd_gemm_packed / _packed16).
  *
  * C[M][N] = A[M][K] * B[K][N] as BLIS does it: A (the weights, packed once at model load)
  * and B (the im2col matrix, packed by clssd_pack_cols as it is built) are stored as panels
@@ -13,7 +14,7 @@
  * Measured on a 2-core Zen 5 under PoCL 3.1: 330-400 GFLOP/s on the SSD300 layer shapes,
  * OpenBLAS (SkylakeX kernels) 290-380 on the same shapes. */
 
-#define CLSSD_GEMM_MR 12
+#define CLSSD_GEMM_MR_MAX 16
 #define CLSSD_GEMM_NV 2
 #define CLSSD_GEMM_NR (16 * CLSSD_GEMM_NV)
 
@@ -76,22 +77,27 @@ __kernel void clssd_pack_cols(__global const float *x, const ulong x_off, const 
     for (; l < CLSSD_GEMM_NR; l++) dst[l] = 0.0f;
 }
 
-/* One MR x NR tile of C (row stride ldc, starting at c_off) from A panel get_global_id(1)
+/* One mr x NR tile of C (row stride ldc, starting at c_off) from A panel get_global_id(1)
  * and B panel get_global_id(0), then the convolution's epilogue: + bias[bias_off + row],
- * ReLU when relu != 0, capped at relu_max when that is > 0 (as clssd_bias_act). */
-__kernel void clssd_gemm_packed(__global const float *Ap, const ulong a_off,
-                                __global const float *Bp, const ulong b_off, __global float *Cm,
-                                const ulong c_off, const int M, const int N, const int K,
-                                const int ldc, __global const float *bias, const int bias_off,
-                                const int has_bias, const int relu, const float relu_max)
+ * ReLU when relu != 0, capped at relu_max when that is > 0 (as clssd_bias_act).
+ * mr is a constant at each call (12 or 16): after inlining, the loops over it unroll fully
+ * and the accumulators live in registers. 16 rows use all 32 AVX-512 registers and waste no
+ * rows when M is a multiple of 16 but not of 12; which wins depends on the CPU and the layer
+ * (alone, 64x90000x576 ran 10-15% faster with 16; inside the chunked convolution 12 won on
+ * that layer and 16 only on the 16-channel heads), so both are candidates for the tuner. */
+inline void gemm_tile(const int mr, __global const float *Ap, const ulong a_off,
+                      __global const float *Bp, const ulong b_off, __global float *Cm,
+                      const ulong c_off, const int M, const int N, const int K, const int ldc,
+                      __global const float *bias, const int bias_off, const int has_bias,
+                      const int relu, const float relu_max)
 {
     const int jp = get_global_id(0), ip = get_global_id(1);
-    __global const float *a = Ap + a_off + (size_t)ip * (size_t)K * CLSSD_GEMM_MR;
+    __global const float *a = Ap + a_off + (size_t)ip * (size_t)K * (size_t)mr;
     __global const float16 *b =
         (__global const float16 *)(Bp + b_off + (size_t)jp * (size_t)K * CLSSD_GEMM_NR);
-    float16 acc[CLSSD_GEMM_MR][CLSSD_GEMM_NV];
+    float16 acc[CLSSD_GEMM_MR_MAX][CLSSD_GEMM_NV];
 #pragma unroll
-    for (int r = 0; r < CLSSD_GEMM_MR; r++)
+    for (int r = 0; r < mr; r++)
 #pragma unroll
         for (int v = 0; v < CLSSD_GEMM_NV; v++) acc[r][v] = (float16)(0.0f);
     for (int k = 0; k < K; k++) {
@@ -99,15 +105,15 @@ __kernel void clssd_gemm_packed(__global const float *Ap, const ulong a_off,
 #pragma unroll
         for (int v = 0; v < CLSSD_GEMM_NV; v++) bv[v] = b[k * CLSSD_GEMM_NV + v];
 #pragma unroll
-        for (int r = 0; r < CLSSD_GEMM_MR; r++) {
-            const float16 av = (float16)(a[k * CLSSD_GEMM_MR + r]);
+        for (int r = 0; r < mr; r++) {
+            const float16 av = (float16)(a[k * mr + r]);
 #pragma unroll
             for (int v = 0; v < CLSSD_GEMM_NV; v++) acc[r][v] = fma(av, bv[v], acc[r][v]);
         }
     }
-    const int row0 = ip * CLSSD_GEMM_MR, col = jp * CLSSD_GEMM_NR;
+    const int row0 = ip * mr, col = jp * CLSSD_GEMM_NR;
 #pragma unroll
-    for (int r = 0; r < CLSSD_GEMM_MR; r++) {
+    for (int r = 0; r < mr; r++) {
         if (row0 + r >= M) break;
         const float16 bb = (float16)(has_bias ? bias[bias_off + row0 + r] : 0.0f);
         __global float *crow = Cm + c_off + (size_t)(row0 + r) * (size_t)ldc + (size_t)col;
@@ -130,4 +136,25 @@ __kernel void clssd_gemm_packed(__global const float *Ap, const ulong a_off,
             for (int l = 0; col + l < N; l++) crow[l] = tail[l];
         }
     }
+}
+
+__kernel void clssd_gemm_packed(__global const float *Ap, const ulong a_off,
+                                __global const float *Bp, const ulong b_off, __global float *Cm,
+                                const ulong c_off, const int M, const int N, const int K,
+                                const int ldc, __global const float *bias, const int bias_off,
+                                const int has_bias, const int relu, const float relu_max)
+{
+    gemm_tile(12, Ap, a_off, Bp, b_off, Cm, c_off, M, N, K, ldc, bias, bias_off, has_bias, relu,
+              relu_max);
+}
+
+__kernel void clssd_gemm_packed16(__global const float *Ap, const ulong a_off,
+                                  __global const float *Bp, const ulong b_off,
+                                  __global float *Cm, const ulong c_off, const int M,
+                                  const int N, const int K, const int ldc,
+                                  __global const float *bias, const int bias_off,
+                                  const int has_bias, const int relu, const float relu_max)
+{
+    gemm_tile(16, Ap, a_off, Bp, b_off, Cm, c_off, M, N, K, ldc, bias, bias_off, has_bias, relu,
+              relu_max);
 }

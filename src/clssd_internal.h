@@ -166,6 +166,7 @@ typedef enum clssd_conv_algo {
     CLSSD_CONV_IM2COL_CLBLAST = 1, /* im2col + CLBlastSgemm (1x1: the input is the B matrix) */
     CLSSD_CONV_PACKED = 2,         /* packed im2col + cl/gemm.cl, bias/ReLU fused; CPU-class */
     CLSSD_CONV_DIRECT = 3,         /* one direct sum per output; thin groups (depthwise) */
+    CLSSD_CONV_PACKED16 = 4,       /* PACKED with 16-row tiles: wide layers with few channels */
     CLSSD_CONV_ALGO_COUNT
 } clssd_conv_algo;
 

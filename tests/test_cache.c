@@ -192,7 +192,7 @@ START_TEST(test_conv_algo_choice)
 
     /* each algorithm forced for the whole model: nothing is timed, and the detections are
      * those of the tuned model (same boxes; scores within the conv tolerance) */
-    static const char *const forced[] = {"im2col", "packed", "direct"};
+    static const char *const forced[] = {"im2col", "packed", "direct", "packed16"};
     for (size_t k = 0; k < sizeof forced / sizeof forced[0]; k++) {
         setenv("CLSSD_CONV_ALGO", forced[k], 1);
         clssd_context *e = ctx_with_cache();

@@ -116,9 +116,15 @@ static clssd_status time_node(clssd_exec *ex, const clssd_node *n, double best_s
         CLSSD_TRY(clssd__ops[n->op].forward_cl(ex, n));
         CLSSD_CL(ctx, clFinish(ctx->queue));
         const double t = now_ms() - t0;
-        if (r > 0 && t < best) best = t;
-        if (r == 0 && t > 4.0 * best_so_far) best = t; /* hopeless even allowing for builds */
-        if (best > 2.0 * best_so_far) break;
+        if (r == 0) {
+            if (t > 4.0 * best_so_far) { /* hopeless even allowing for kernel builds */
+                best = t;
+                break;
+            }
+            continue;
+        }
+        if (t < best) best = t;
+        if (best > 2.0 * best_so_far) break; /* clearly behind: no more runs */
     }
     *ms = best;
     return CLSSD_OK;

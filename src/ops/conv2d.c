@@ -96,7 +96,11 @@ static int32_t chunk_rows(const clssd_node *n, int32_t cin)
     return (int32_t)rows;
 }
 
-#define GEMM_MR 12 /* CLSSD_GEMM_MR and _NR in cl/gemm.cl */
+/* tile rows of clssd_gemm_packed / _packed16, and CLSSD_GEMM_NR, in cl/gemm.cl */
+static size_t gemm_mr(int algo)
+{
+    return algo == CLSSD_CONV_PACKED16 ? 16 : 12;
+}
 #define GEMM_NR 32
 
 /* Packed panels per chunk are kept to a few MB: the GEMM then reads them back from the
@@ -134,7 +138,7 @@ size_t clssd__conv2d_workspace(const clssd_graph *g, const clssd_node *n, int32_
 /* ---------------------------------------------------------------- algorithm choice */
 
 static const char *const algo_names[CLSSD_CONV_ALGO_COUNT] = {"auto", "im2col", "packed",
-                                                              "direct"};
+                                                              "direct", "packed16"};
 
 const char *clssd__conv2d_algo_name(int algo)
 {
@@ -163,7 +167,8 @@ int clssd__conv2d_algo_ok(const clssd_graph *g, const clssd_node *n, int algo)
     const size_t K = conv_k(g, n);
     switch (algo) {
     case CLSSD_CONV_IM2COL_CLBLAST:
-    case CLSSD_CONV_PACKED: return 1;
+    case CLSSD_CONV_PACKED:
+    case CLSSD_CONV_PACKED16: return 1;
     case CLSSD_CONV_DIRECT: return K <= DIRECT_MAX_K;
     default: return 0;
     }
@@ -180,8 +185,8 @@ int clssd__conv2d_algo(const clssd_context *ctx, const clssd_graph *g, const cls
     return ctx->info.is_gpu ? CLSSD_CONV_IM2COL_CLBLAST : CLSSD_CONV_PACKED;
 }
 
-/* Weights [Cout][K] of each group as MR-row panels (cl/gemm.cl's A layout), rows past the
- * group's M zero: Ap[((g*Mp + i)*K + k)*MR + r] = W[g*M + i*MR + r][k]. */
+/* Weights [Cout][K] of each group as MR-row panels (cl/gemm.cl's A layout; MR = 12 or 16 by
+ * algorithm), rows past the group's M zero: Ap[((g*Mp + i)*K + k)*MR + r] = W[g*M + i*MR + r][k]. */
 clssd_status clssd__conv2d_prepare(clssd_exec *ex, const clssd_node *n)
 {
     clssd_context *ctx = ex->ctx;
@@ -190,11 +195,13 @@ clssd_status clssd__conv2d_prepare(clssd_exec *ex, const clssd_node *n)
         clReleaseMemObject(ex->aux[self]);
         ex->aux[self] = NULL;
     }
-    if (clssd__conv2d_algo(ctx, ex->g, n) != CLSSD_CONV_PACKED) return CLSSD_OK;
+    const int algo = clssd__conv2d_algo(ctx, ex->g, n);
+    if (algo != CLSSD_CONV_PACKED && algo != CLSSD_CONV_PACKED16) return CLSSD_OK;
+    const size_t MR = gemm_mr(algo);
     const size_t G = (size_t)n->p.conv.groups, M = (size_t)n->p.conv.cout / G,
-                 K = conv_k(ex->g, n), Mp = (M + GEMM_MR - 1) / GEMM_MR;
+                 K = conv_k(ex->g, n), Mp = (M + MR - 1) / MR;
     size_t count;
-    if (!clssd__mul_size(G * Mp * GEMM_MR, K, &count))
+    if (!clssd__mul_size(G * Mp * MR, K, &count))
         return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "node '%s': packed size overflow", n->name);
     float *pk = clssd__calloc(count, sizeof(float));
     if (!pk) return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "node '%s': packing", n->name);
@@ -202,8 +209,8 @@ clssd_status clssd__conv2d_prepare(clssd_exec *ex, const clssd_node *n)
     for (size_t gi = 0; gi < G; gi++)
         for (size_t m = 0; m < M; m++) {
             const float *src = w + (gi * M + m) * K;
-            float *dst = pk + ((gi * Mp + m / GEMM_MR) * K) * GEMM_MR + m % GEMM_MR;
-            for (size_t k = 0; k < K; k++) dst[k * GEMM_MR] = src[k];
+            float *dst = pk + ((gi * Mp + m / MR) * K) * MR + m % MR;
+            for (size_t k = 0; k < K; k++) dst[k * MR] = src[k];
         }
     clssd_status s = clssd__buffer(ctx, count * sizeof(float), CL_MEM_READ_ONLY, &ex->aux[self]);
     if (s == CLSSD_OK) {
@@ -232,7 +239,7 @@ static clssd_status blast(clssd_context *ctx, CLBlastStatusCode st, const char *
 
 /* Packed path: per image and chunk of output columns, one clssd_pack_cols launch for all
  * groups, then one clssd_gemm_packed per group with bias and activation fused. */
-static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n)
+static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n, int algo)
 {
     clssd_context *ctx = ex->ctx;
     const clssd_graph *g = ex->g;
@@ -242,7 +249,7 @@ static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n)
     cl_mem in = ex->bufs[n->src[0]], out = ex->bufs[self], ap = ex->aux[self];
     if (!ap) return CLSSD_FAIL(ctx, CLSSD_ERR_INVALID_ARG, "node '%s': not prepared", n->name);
     const cl_int G = c->groups, M = c->cout / c->groups, K = (cl_int)conv_k(g, n);
-    const cl_int Mp = (M + GEMM_MR - 1) / GEMM_MR;
+    const cl_int MR = (cl_int)gemm_mr(algo), Mp = (M + MR - 1) / MR;
     const size_t HWo = (size_t)n->out.h * (size_t)n->out.w;
     const size_t cols_per = chunk_cols(n, x->c);
     const cl_int H = x->h, W = x->w, C = x->c, kh = c->kh, kw = c->kw, sh = c->sh, sw = c->sw,
@@ -252,7 +259,10 @@ static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n)
     cl_mem bias = has_bias ? ex->weights[n->bias] : out;
     cl_kernel k_pack = NULL, k_gemm = NULL;
     clssd_status s = clssd__kernel(ctx, "gemm", "clssd_pack_cols", &k_pack);
-    if (s == CLSSD_OK) s = clssd__kernel(ctx, "gemm", "clssd_gemm_packed", &k_gemm);
+    if (s == CLSSD_OK)
+        s = clssd__kernel(ctx, "gemm",
+                          algo == CLSSD_CONV_PACKED16 ? "clssd_gemm_packed16" : "clssd_gemm_packed",
+                          &k_gemm);
     for (int32_t b = 0; b < ex->batch && s == CLSSD_OK; b++)
         for (size_t col0 = 0; col0 < HWo && s == CLSSD_OK; col0 += cols_per) {
             const cl_ulong x_off = (cl_ulong)b * (cl_ulong)C * (cl_ulong)H * (cl_ulong)W;
@@ -269,7 +279,7 @@ static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n)
             const size_t gp[2] = {(size_t)K * (size_t)G, (size_t)npanels}, lp[2] = {16, 1};
             s = clssd__enqueue(ctx, k_pack, 2, gp, lp);
             for (cl_int gi = 0; gi < G && s == CLSSD_OK; gi++) {
-                const cl_ulong a_off = (cl_ulong)gi * (cl_ulong)Mp * GEMM_MR * (cl_ulong)K,
+                const cl_ulong a_off = (cl_ulong)gi * (cl_ulong)(Mp * MR) * (cl_ulong)K,
                                b_off = (cl_ulong)gi * (cl_ulong)npanels * GEMM_NR * (cl_ulong)K,
                                c_off = ((cl_ulong)b * (cl_ulong)c->cout + (cl_ulong)(gi * M)) *
                                            (cl_ulong)HWo + (cl_ulong)col0;
@@ -300,7 +310,7 @@ clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
     const clssd_shape *x = &g->nodes[n->src[0]].out;
     const int32_t self = (int32_t)(n - g->nodes);
     const int algo = clssd__conv2d_algo(ctx, g, n);
-    if (algo == CLSSD_CONV_PACKED) return conv_packed(ex, n);
+    if (algo == CLSSD_CONV_PACKED || algo == CLSSD_CONV_PACKED16) return conv_packed(ex, n, algo);
     cl_mem in = ex->bufs[n->src[0]], out = ex->bufs[self], w = ex->weights[n->weight];
     const size_t G = (size_t)c->groups;
     const size_t M = (size_t)c->cout / G;                         /* outputs per group */
