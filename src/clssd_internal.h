@@ -316,6 +316,7 @@ typedef struct clssd_exec {
     cl_mem *bufs;      /* per node output */
     cl_mem *weights;   /* per graph tensor */
     cl_mem *aux;       /* per node: op-private device data from prepare (packed weights) */
+    int no_fuse;       /* 1: no sibling fusion (the tuner times nodes one by one) */
     cl_mem workspace;  /* shared scratch, ws_bytes */
     size_t ws_bytes;
     cl_mem image_u8;   /* PREPROCESS input: packed images */

@@ -1,6 +1,7 @@
 /* Execution plan: one device buffer per node output, sized for max_batch, one shared
  * workspace sized by the most demanding node, weights uploaded once. A forward pass
  * enqueues every node in order on the context's queue with no host round trip. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "clssd_internal.h"
@@ -39,6 +40,9 @@ clssd_status clssd__exec_create(clssd_context *ctx, const clssd_graph *g, int32_
     ex->g = g;
     ex->max_batch = max_batch;
     ex->batch = max_batch;
+    /* CLSSD_CONV_FUSE=0 turns off sibling fusion (src/ops/conv2d.c), for A/B timings */
+    const char *fuse = getenv("CLSSD_CONV_FUSE");
+    ex->no_fuse = fuse && !strcmp(fuse, "0");
     ex->bufs = clssd__calloc((size_t)g->n_nodes, sizeof(cl_mem));
     ex->weights = clssd__calloc((size_t)(g->n_tensors > 0 ? g->n_tensors : 1), sizeof(cl_mem));
     ex->aux = clssd__calloc((size_t)g->n_nodes, sizeof(cl_mem));

@@ -135,6 +135,8 @@ static clssd_status measure(clssd_exec *ex, clssd_node *n, choice *out)
     clssd_context *ctx = ex->ctx;
     const int32_t batch = ex->batch;
     ex->batch = 1;
+    const int no_fuse = ex->no_fuse;
+    ex->no_fuse = 1; /* time this node alone, not with a sibling it may share a pack with */
     /* The input buffer holds whatever the allocator left; zeros keep denormals or NaNs in
      * it from skewing the timings. */
     const clssd_node *src = &ex->g->nodes[n->src[0]];
@@ -179,6 +181,7 @@ static clssd_status measure(clssd_exec *ex, clssd_node *n, choice *out)
         if (k > 0 && (size_t)k < sizeof out->detail - used) used += (size_t)k;
     }
     ex->batch = batch;
+    ex->no_fuse = no_fuse;
     if (s == CLSSD_OK && best_algo == CLSSD_CONV_AUTO) s = failed; /* nothing could run */
     n->algo = (uint8_t)best_algo;
     out->algo = best_algo;

@@ -237,8 +237,100 @@ static clssd_status blast(clssd_context *ctx, CLBlastStatusCode st, const char *
     return CLSSD_FAIL(ctx, (clssd_status)st, "CLBlastSgemm (%s) -> status %d", what, (int)st);
 }
 
+/* ---------------------------------------------------------------- sibling fusion */
+
+/* Two packed convolutions of the same input with the same geometry (SSD's loc and conf heads)
+ * pack the same im2col panels: the first packs once and runs both GEMMs, the second's forward
+ * is then empty. Both are pure functions of the graph and the chosen algorithms, so nothing
+ * is stored; the tuner turns fusion off (ex->no_fuse) while it times single nodes. */
+static int is_packed(int algo)
+{
+    return algo == CLSSD_CONV_PACKED || algo == CLSSD_CONV_PACKED16;
+}
+
+static int fusable(const clssd_exec *ex, const clssd_node *a, const clssd_node *b)
+{
+    const __typeof__(a->p.conv) *p = &a->p.conv, *q = &b->p.conv;
+    return a->op == CLSSD_OP_CONV2D && b->op == CLSSD_OP_CONV2D && a->src[0] == b->src[0] &&
+           p->kh == q->kh && p->kw == q->kw && p->sh == q->sh && p->sw == q->sw &&
+           p->ph == q->ph && p->pw == q->pw && p->ph_extra == q->ph_extra &&
+           p->pw_extra == q->pw_extra && p->dh == q->dh && p->dw == q->dw && p->groups == 1 &&
+           q->groups == 1 && is_packed(clssd__conv2d_algo(ex->ctx, ex->g, a)) &&
+           is_packed(clssd__conv2d_algo(ex->ctx, ex->g, b));
+}
+
+static int32_t first_match_after(const clssd_exec *ex, int32_t i)
+{
+    for (int32_t j = i + 1; j < ex->g->n_nodes; j++)
+        if (fusable(ex, &ex->g->nodes[i], &ex->g->nodes[j])) return j;
+    return -1;
+}
+
+/* The node whose forward also computes node j, or -1. Pairs only: a leader takes the first
+ * later match, and a follower leads nothing. */
+static int32_t fusion_leader(const clssd_exec *ex, int32_t j)
+{
+    if (ex->no_fuse) return -1;
+    for (int32_t i = j - 1; i >= 0; i--)
+        if (fusable(ex, &ex->g->nodes[i], &ex->g->nodes[j]) && first_match_after(ex, i) == j &&
+            fusion_leader(ex, i) < 0)
+            return i;
+    return -1;
+}
+
+static int32_t fusion_follower(const clssd_exec *ex, int32_t i)
+{
+    if (ex->no_fuse || fusion_leader(ex, i) >= 0) return -1;
+    const int32_t j = first_match_after(ex, i);
+    return j >= 0 && fusion_leader(ex, j) == i ? j : -1;
+}
+
+/* ---------------------------------------------------------------- packed path */
+
+/* The GEMMs of node n (one per group) for image b, columns [col0, col0 + ncol), against the
+ * panels clssd_pack_cols left in the workspace. */
+static clssd_status packed_gemms(clssd_exec *ex, const clssd_node *n, cl_kernel k_gemm,
+                                 int algo, int32_t b, size_t col0, cl_int ncol, cl_int npanels)
+{
+    clssd_context *ctx = ex->ctx;
+    const __typeof__(n->p.conv) *c = &n->p.conv;
+    const int32_t self = (int32_t)(n - ex->g->nodes);
+    cl_mem out = ex->bufs[self], ap = ex->aux[self];
+    if (!ap) return CLSSD_FAIL(ctx, CLSSD_ERR_INVALID_ARG, "node '%s': not prepared", n->name);
+    const cl_int G = c->groups, M = c->cout / c->groups, K = (cl_int)conv_k(ex->g, n);
+    const cl_int MR = (cl_int)gemm_mr(algo), Mp = (M + MR - 1) / MR;
+    const size_t HWo = (size_t)n->out.h * (size_t)n->out.w;
+    const cl_int ldc = (cl_int)HWo, has_bias = n->bias >= 0, relu = c->relu;
+    const float relu_max = c->relu_max;
+    cl_mem bias = has_bias ? ex->weights[n->bias] : out;
+    clssd_status s = CLSSD_OK;
+    for (cl_int gi = 0; gi < G && s == CLSSD_OK; gi++) {
+        const cl_ulong a_off = (cl_ulong)gi * (cl_ulong)(Mp * MR) * (cl_ulong)K,
+                       b_off = (cl_ulong)gi * (cl_ulong)npanels * GEMM_NR * (cl_ulong)K,
+                       c_off = ((cl_ulong)b * (cl_ulong)c->cout + (cl_ulong)(gi * M)) *
+                                   (cl_ulong)HWo + (cl_ulong)col0;
+        const cl_int bias_off = gi * M;
+        s = clssd__set_args(ctx, k_gemm, 15, sizeof ap, &ap, sizeof a_off, &a_off,
+                            sizeof(cl_mem), &ex->workspace, sizeof b_off, &b_off, sizeof out,
+                            &out, sizeof c_off, &c_off, sizeof M, &M, sizeof ncol, &ncol,
+                            sizeof K, &K, sizeof ldc, &ldc, sizeof bias, &bias, sizeof bias_off,
+                            &bias_off, sizeof has_bias, &has_bias, sizeof relu, &relu,
+                            sizeof relu_max, &relu_max);
+        if (s != CLSSD_OK) break;
+        /* work-group size 1: each work-item is a whole register tile (cl/gemm.cl) */
+        const size_t gg[2] = {(size_t)npanels, (size_t)Mp}, lg[2] = {1, 1};
+        s = clssd__enqueue(ctx, k_gemm, 2, gg, lg);
+    }
+    return s;
+}
+
+static const char *gemm_kernel(int algo)
+{
+    return algo == CLSSD_CONV_PACKED16 ? "clssd_gemm_packed16" : "clssd_gemm_packed";
+}
+
 /* Packed path: per image and chunk of output columns, one clssd_pack_cols launch for all
- * groups, then one clssd_gemm_packed per group with bias and activation fused. */
+ * groups, then the GEMMs (bias and activation fused) of this node and of its fused sibling. */
 static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n, int algo)
 {
     clssd_context *ctx = ex->ctx;
@@ -246,23 +338,20 @@ static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n, int algo)
     const __typeof__(n->p.conv) *c = &n->p.conv;
     const clssd_shape *x = &g->nodes[n->src[0]].out;
     const int32_t self = (int32_t)(n - g->nodes);
-    cl_mem in = ex->bufs[n->src[0]], out = ex->bufs[self], ap = ex->aux[self];
-    if (!ap) return CLSSD_FAIL(ctx, CLSSD_ERR_INVALID_ARG, "node '%s': not prepared", n->name);
-    const cl_int G = c->groups, M = c->cout / c->groups, K = (cl_int)conv_k(g, n);
-    const cl_int MR = (cl_int)gemm_mr(algo), Mp = (M + MR - 1) / MR;
+    if (fusion_leader(ex, self) >= 0) return CLSSD_OK; /* computed with its sibling */
+    const int32_t sib = fusion_follower(ex, self);
+    const clssd_node *ns = sib >= 0 ? &g->nodes[sib] : NULL;
+    const int algo_s = ns ? clssd__conv2d_algo(ctx, g, ns) : 0;
+    cl_mem in = ex->bufs[n->src[0]];
+    const cl_int K = (cl_int)conv_k(g, n), G = c->groups;
     const size_t HWo = (size_t)n->out.h * (size_t)n->out.w;
     const size_t cols_per = chunk_cols(n, x->c);
     const cl_int H = x->h, W = x->w, C = x->c, kh = c->kh, kw = c->kw, sh = c->sh, sw = c->sw,
-                 ph = c->ph, pw = c->pw, dh = c->dh, dw = c->dw, Wo = n->out.w, ldc = (cl_int)HWo;
-    const cl_int has_bias = n->bias >= 0, relu = c->relu;
-    const float relu_max = c->relu_max;
-    cl_mem bias = has_bias ? ex->weights[n->bias] : out;
-    cl_kernel k_pack = NULL, k_gemm = NULL;
+                 ph = c->ph, pw = c->pw, dh = c->dh, dw = c->dw, Wo = n->out.w;
+    cl_kernel k_pack = NULL, k_gemm = NULL, k_gemm_s = NULL;
     clssd_status s = clssd__kernel(ctx, "gemm", "clssd_pack_cols", &k_pack);
-    if (s == CLSSD_OK)
-        s = clssd__kernel(ctx, "gemm",
-                          algo == CLSSD_CONV_PACKED16 ? "clssd_gemm_packed16" : "clssd_gemm_packed",
-                          &k_gemm);
+    if (s == CLSSD_OK) s = clssd__kernel(ctx, "gemm", gemm_kernel(algo), &k_gemm);
+    if (s == CLSSD_OK && ns) s = clssd__kernel(ctx, "gemm", gemm_kernel(algo_s), &k_gemm_s);
     for (int32_t b = 0; b < ex->batch && s == CLSSD_OK; b++)
         for (size_t col0 = 0; col0 < HWo && s == CLSSD_OK; col0 += cols_per) {
             const cl_ulong x_off = (cl_ulong)b * (cl_ulong)C * (cl_ulong)H * (cl_ulong)W;
@@ -278,27 +367,13 @@ static clssd_status conv_packed(clssd_exec *ex, const clssd_node *n, int algo)
             if (s != CLSSD_OK) break;
             const size_t gp[2] = {(size_t)K * (size_t)G, (size_t)npanels}, lp[2] = {16, 1};
             s = clssd__enqueue(ctx, k_pack, 2, gp, lp);
-            for (cl_int gi = 0; gi < G && s == CLSSD_OK; gi++) {
-                const cl_ulong a_off = (cl_ulong)gi * (cl_ulong)(Mp * MR) * (cl_ulong)K,
-                               b_off = (cl_ulong)gi * (cl_ulong)npanels * GEMM_NR * (cl_ulong)K,
-                               c_off = ((cl_ulong)b * (cl_ulong)c->cout + (cl_ulong)(gi * M)) *
-                                           (cl_ulong)HWo + (cl_ulong)col0;
-                const cl_int bias_off = gi * M;
-                s = clssd__set_args(ctx, k_gemm, 15, sizeof ap, &ap, sizeof a_off, &a_off,
-                                    sizeof(cl_mem), &ex->workspace, sizeof b_off, &b_off,
-                                    sizeof out, &out, sizeof c_off, &c_off, sizeof M, &M,
-                                    sizeof ncol, &ncol, sizeof K, &K, sizeof ldc, &ldc,
-                                    sizeof bias, &bias, sizeof bias_off, &bias_off,
-                                    sizeof has_bias, &has_bias, sizeof relu, &relu,
-                                    sizeof relu_max, &relu_max);
-                if (s != CLSSD_OK) break;
-                /* work-group size 1: each work-item is a whole register tile (cl/gemm.cl) */
-                const size_t gg[2] = {(size_t)npanels, (size_t)Mp}, lg[2] = {1, 1};
-                s = clssd__enqueue(ctx, k_gemm, 2, gg, lg);
-            }
+            if (s == CLSSD_OK) s = packed_gemms(ex, n, k_gemm, algo, b, col0, ncol, npanels);
+            if (s == CLSSD_OK && ns)
+                s = packed_gemms(ex, ns, k_gemm_s, algo_s, b, col0, ncol, npanels);
         }
     if (k_pack) clReleaseKernel(k_pack);
     if (k_gemm) clReleaseKernel(k_gemm);
+    if (k_gemm_s) clReleaseKernel(k_gemm_s);
     return s;
 }
 
