@@ -2,7 +2,7 @@
  *
  *   clssd-bench --model ssd300|ssd512|FILE.clssd|FILE/model.json [--classes N] [--width-div N]
  *               [--batch 1,8,...] [--device P:D] [--runs N] [--warmup N] [--image PATH]
- *               [--json OUT] [--profile] [--compare-blas] [--list-devices]
+ *               [--json OUT] [--profile] [--compare-blas] [--list-devices] [--check-clblast]
  *
  * Reports, apart from each other:
  *   - cold start: context + kernel programs (built, or loaded from the binary cache), model
@@ -46,7 +46,7 @@ typedef struct options {
     int classes, width_div, runs, warmup, platform, device;
     int batches[MAX_BATCHES], n_batches;
     const char *image, *json;
-    int profile, compare_blas, classes_set, width_div_set;
+    int profile, compare_blas, classes_set, width_div_set, check_clblast;
 } options;
 
 typedef struct timing {
@@ -185,7 +185,9 @@ static void usage(FILE *f)
             "  --json OUT        also write every figure as JSON to OUT\n"
             "  --profile         per-node device time from OpenCL profiling events\n"
             "  --compare-blas    the conv layers as OpenBLAS GEMMs on the host (CPU roofline)\n"
-            "  --list-devices    list OpenCL devices and exit\n"
+            "  --list-devices    list OpenCL devices (and their CLBlast tuning directory)\n"
+            "  --check-clblast   create a context on --device, which applies and checks its\n"
+            "                    CLBlast tuning (docs/tuning.md), and exit\n"
             "  --version         version and build options\n",
             MAX_BATCH);
     fprintf(f, "built with OpenBLAS: %s; image decoding: %s\n", have_openblas() ? "yes" : "no",
@@ -217,10 +219,43 @@ static int list_devices(void)
         fprintf(stderr, PROG ": no OpenCL devices: %s\n", clssd_status_string(s));
         return 1;
     }
-    for (size_t k = 0; k < n && k < 32; k++)
+    for (size_t k = 0; k < n && k < 32; k++) {
         printf("%d:%d  %s / %s / %s (%u CUs, %.1f GiB)%s\n", d[k].platform, d[k].device,
                d[k].platform_name, d[k].device_name, d[k].driver_version, d[k].compute_units,
                (double)d[k].global_mem_bytes / (double)(1u << 30), d[k].is_gpu ? " GPU" : "");
+        /* where scripts/tune-clblast.sh puts CLBlast's tuning for it (docs/tuning.md) */
+        char dir[1024];
+        if (clssd__clblast_tune_dir_for(d[k].platform, d[k].device, dir, sizeof dir) == CLSSD_OK)
+            printf("      CLBlast tuning: %s\n", dir[0] ? dir : "(no cache directory)");
+    }
+    return 0;
+}
+
+static void log_stderr(int level, const char *msg, void *user)
+{
+    (void)user;
+    fprintf(stderr, "%s: %s\n",
+            level >= CLSSD_LOG_ERROR ? "error" : level == CLSSD_LOG_WARN ? "warning" : "info", msg);
+}
+
+/* --check-clblast: what a context on the device makes of the CLBlast tuning files under the
+ * cache directory (scripts/tune-clblast.sh checks each result with it). 0: the context came up
+ * (the files it applied passed the check), 1: it failed. */
+static int check_clblast(const options *o)
+{
+    clssd_context_params cp;
+    clssd_context_params_init(&cp);
+    cp.platform = o->platform;
+    cp.device = o->device;
+    cp.log = log_stderr;
+    clssd_context *ctx = NULL;
+    const clssd_status s = clssd_context_create(&cp, &ctx);
+    if (s != CLSSD_OK) {
+        fprintf(stderr, PROG ": no context: %s\n", clssd_status_string(s));
+        return 1;
+    }
+    printf("CLBlast parameter sets applied and checked: %d\n", ctx->clblast_overrides);
+    clssd_context_destroy(ctx);
     return 0;
 }
 
@@ -246,6 +281,10 @@ static int parse_args(int argc, char **argv, options *o)
         }
         if (!strcmp(a, "--compare-blas")) {
             o->compare_blas = 1;
+            continue;
+        }
+        if (!strcmp(a, "--check-clblast")) {
+            o->check_clblast = 1;
             continue;
         }
         /* Options with a value: "--opt VALUE" or "--opt=VALUE". */
@@ -298,6 +337,7 @@ static int parse_args(int argc, char **argv, options *o)
             return 2;
         }
     }
+    if (o->check_clblast) return check_clblast(o);
     const int builtin = is_builtin_model(o->model);
     if (!builtin && !ends_with(o->model, ".clssd") && !ends_with(o->model, ".json")) {
         fprintf(stderr, PROG ": --model wants ssd300, ssd512, a .clssd file or a model.json, "

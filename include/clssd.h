@@ -46,14 +46,18 @@ typedef struct clssd_model clssd_model;     /* graph + device weights; borrows a
 
 enum { CLSSD_CTX_PROFILING = 1u << 0 };
 
+/* The `level` a log callback receives. */
+enum { CLSSD_LOG_INFO = 1, CLSSD_LOG_WARN = 2, CLSSD_LOG_ERROR = 3 };
+
 typedef struct clssd_context_params {
     uint32_t struct_size; /* = sizeof(clssd_context_params); lets the ABI grow */
     int platform, device; /* -1: env CLSSD_DEVICE="P:D" (or CLSSD_PLATFORM/CLSSD_DEVICE
                              as plain indices), else the first GPU, else device 0:0 */
     const char *cache_dir; /* NULL: env CLSSD_CACHE_DIR, else $XDG_CACHE_HOME/clssd or
-                              ~/.cache/clssd; "off": no binary cache */
+                              ~/.cache/clssd; "off": no binary cache. Its clblast/<device>/
+                              holds CLBlast tuning results (docs/tuning.md) */
     uint32_t flags;        /* CLSSD_CTX_* */
-    void (*log)(int level, const char *msg, void *user); /* NULL: silent */
+    void (*log)(int level, const char *msg, void *user); /* CLSSD_LOG_*; NULL: silent */
     void *log_user;
 } clssd_context_params;
 

@@ -243,6 +243,7 @@ struct clssd_context {
     double build_ms_total;
     int cache_hits, cache_misses;
     int algo_measured, algo_cached; /* conv algorithm choices timed now / read from the cache */
+    int clblast_overrides; /* CLBlast parameter sets applied from the tuning directory */
     /* Per-kernel profiling (CLSSD_CTX_PROFILING): while prof_node >= 0 every enqueue of the
      * library (kernels, CLBlast calls, copies) records its event against that node;
      * clssd__prof_collect() turns the events into device time per node. */
@@ -262,6 +263,29 @@ cl_event *clssd__prof_slot(clssd_context *ctx);
 clssd_status clssd__prof_collect(clssd_context *ctx, double *node_ms, int32_t n_nodes);
 /* Releases recorded events without reading them. */
 void clssd__prof_clear(clssd_context *ctx);
+
+/* Sends a message to the context's log callback (if any) at level CLSSD_LOG_*; unlike
+ * clssd__fail it leaves ctx->err alone. */
+void clssd__log(const clssd_context *ctx, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* CLBlast's own tuning, per device (src/cl/clblast_tune.c, docs/tuning.md). The results of
+ * CLBlast's tuners (clblast_*.json) in <cache_dir>/clblast/<key>/, key = SHA-256 over
+ * "clssd-clblast-v1", platform name and version, device name and version, driver version. */
+void clssd__clblast_tune_dir(const char *cache_dir, cl_platform_id platform, cl_device_id device,
+                             char *out, size_t size);
+/* The same for device P:D of clssd_device_list() under the default cache directory (the one a
+ * context created with cache_dir NULL uses); out is "" when that is "off" or unset. */
+clssd_status clssd__clblast_tune_dir_for(int platform, int device, char *out, size_t size);
+/* At context creation: applies every tuning file of the context's device through
+ * CLBlastOverrideParameters (a bad file is skipped with a warning), then checks CLBlastSgemm
+ * against the host. Fails with CLSSD_ERR_KERNEL_BUILD when CLBlast then fails or computes
+ * wrong (the message names the files, which are renamed to *.rejected), or with the check's
+ * own error (memory, transfers). No cache directory or no tuning directory: nothing happens. */
+clssd_status clssd__clblast_tune_apply(clssd_context *ctx);
 
 /* Records a failure "file:line: what -> detail" in ctx->err and returns s. */
 clssd_status clssd__fail(clssd_context *ctx, clssd_status s, const char *file, int line,

@@ -169,7 +169,25 @@ static clssd_status finish_context(clssd_context *ctx, const clssd_context_param
         ctx->cache_dir[0] = 0;
     else
         snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", dir);
-    return CLSSD_OK;
+    /* CLBlast parameters tuned for this device, if the cache directory holds any */
+    return clssd__clblast_tune_apply(ctx);
+}
+
+clssd_status clssd__clblast_tune_dir_for(int platform, int device, char *out, size_t size)
+{
+    if (!out || size == 0) return CLSSD_ERR_INVALID_ARG;
+    out[0] = 0;
+    found_device f[MAX_DEVICES];
+    const size_t nf = enumerate(f, MAX_DEVICES);
+    for (size_t i = 0; i < nf; i++) {
+        if (f[i].p != platform || f[i].d != device) continue;
+        char dir[512];
+        default_cache_dir(dir, sizeof dir);
+        if (dir[0] && strcmp(dir, "off") != 0)
+            clssd__clblast_tune_dir(dir, f[i].platform, f[i].device, out, size);
+        return CLSSD_OK;
+    }
+    return CLSSD_ERR_NO_DEVICE;
 }
 
 clssd_status clssd_context_create(const clssd_context_params *p, clssd_context **out)

@@ -66,8 +66,19 @@ clssd_status clssd__fail(clssd_context *ctx, clssd_status s, const char *file, i
         vsnprintf(ctx->err + n, sizeof ctx->err - (size_t)n, fmt, ap);
         va_end(ap);
     }
-    if (ctx->log) ctx->log(3, ctx->err, ctx->log_user);
+    if (ctx->log) ctx->log(CLSSD_LOG_ERROR, ctx->err, ctx->log_user);
     return s;
+}
+
+void clssd__log(const clssd_context *ctx, int level, const char *fmt, ...)
+{
+    if (!ctx || !ctx->log) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ctx->log(level, msg, ctx->log_user);
 }
 
 const char *clssd_last_error(const clssd_context *ctx)

@@ -719,7 +719,7 @@ static clssd_status conv(importer *im, int32_t i, tval *res)
 {
     const tfnode *t = &im->n[i];
     const int depthwise = !strcmp(t->op, "DepthwiseConv2dNative");
-    const tval *x, *wv;
+    const tval *x = NULL, *wv = NULL;
     CLSSD_TRY(input_of(im, i, 0, &x));
     CLSSD_TRY(input_of(im, i, 1, &wv));
     int32_t src;
@@ -1071,7 +1071,7 @@ static clssd_status eval_node(importer *im, int32_t i, tval *res)
         if (t->n_in < 2) return fail(im, "'%s': needs a shape", t->name);
         CLSSD_TRY(ints_of(im, t->in[1], t->port[1], shape, &n));
         if (n < 2 || n > MAX_RANK) return fail(im, "'%s': reshape to rank %d", t->name, n);
-        int32_t node;
+        int32_t node = -1;
         CLSSD_TRY(flat_of(im, i, a, &node, &count));
         /* the batch stays first; one other -1 is inferred */
         if (shape[0] != -1 && shape[0] != 1 && !(n >= 1 && shape[0] == -1))
