@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli_opts.h"
 #include "testutil.h"
 
 #ifdef CLSSD_BENCH_HAVE_IMAGE_IO
@@ -291,20 +292,10 @@ static int parse_args(int argc, char **argv, options *o)
         static const char *const with_value[] = {"--model",  "--classes", "--width-div",
                                                  "--batch",  "--device",  "--runs",
                                                  "--warmup", "--image",   "--json"};
-        const char *eq = strchr(a, '=');
-        const size_t alen = eq ? (size_t)(eq - a) : strlen(a);
-        int opt = -1;
-        for (int k = 0; k < (int)(sizeof with_value / sizeof *with_value); k++)
-            if (strlen(with_value[k]) == alen && !strncmp(a, with_value[k], alen)) opt = k;
-        if (opt < 0) {
-            fprintf(stderr, PROG ": unknown option '%s' (--help lists them)\n", a);
-            return 2;
-        }
-        const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-        if (!v) {
-            fprintf(stderr, PROG ": %s needs a value\n", with_value[opt]);
-            return 2;
-        }
+        const char *v = NULL;
+        const int opt = cli_value_option(argc, argv, &i, with_value,
+                                         (int)(sizeof with_value / sizeof *with_value), PROG, &v);
+        if (opt < 0) return 2;
         int bad = 0;
         switch (opt) {
         case 0: o->model = v; break;

@@ -264,6 +264,12 @@ clssd_status clssd__prof_collect(clssd_context *ctx, double *node_ms, int32_t n_
 /* Releases recorded events without reading them. */
 void clssd__prof_clear(clssd_context *ctx);
 
+/* SHA-256 (hex) over head, then the platform's name and version and the device's name,
+ * version and driver version, one per line: the key of every per-device cache file (program
+ * binaries, conv algorithm choices, CLBlast tuning), so a driver update never reads old ones. */
+void clssd__device_key(cl_platform_id platform, cl_device_id device, const char *head,
+                       char hex[65]);
+
 /* Sends a message to the context's log callback (if any) at level CLSSD_LOG_*; unlike
  * clssd__fail it leaves ctx->err alone. */
 void clssd__log(const clssd_context *ctx, int level, const char *fmt, ...)

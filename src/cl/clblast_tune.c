@@ -79,17 +79,8 @@ typedef struct param_set {
 void clssd__clblast_tune_dir(const char *cache_dir, cl_platform_id platform, cl_device_id device,
                              char *out, size_t size)
 {
-    char buf[2048], hex[65];
-    char pn[256] = "", pv[256] = "", dn[256] = "", dv[256] = "", drv[256] = "";
-    clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof pn - 1, pn, NULL);
-    clGetPlatformInfo(platform, CL_PLATFORM_VERSION, sizeof pv - 1, pv, NULL);
-    clGetDeviceInfo(device, CL_DEVICE_NAME, sizeof dn - 1, dn, NULL);
-    clGetDeviceInfo(device, CL_DEVICE_VERSION, sizeof dv - 1, dv, NULL);
-    clGetDeviceInfo(device, CL_DRIVER_VERSION, sizeof drv - 1, drv, NULL);
-    int n = snprintf(buf, sizeof buf, "clssd-clblast-v1\n%s\n%s\n%s\n%s\n%s", pn, pv, dn, dv, drv);
-    if (n < 0) n = 0;
-    if ((size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
-    clssd__sha256_hex(buf, (size_t)n, hex);
+    char hex[65];
+    clssd__device_key(platform, device, "clssd-clblast-v1", hex);
     snprintf(out, size, "%s/clblast/%s", cache_dir, hex);
 }
 

@@ -244,6 +244,22 @@ fail:
     return s;
 }
 
+void clssd__device_key(cl_platform_id platform, cl_device_id device, const char *head,
+                       char hex[65])
+{
+    char buf[2048];
+    char pn[256] = "", pv[256] = "", dn[256] = "", dv[256] = "", drv[256] = "";
+    clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof pn - 1, pn, NULL);
+    clGetPlatformInfo(platform, CL_PLATFORM_VERSION, sizeof pv - 1, pv, NULL);
+    clGetDeviceInfo(device, CL_DEVICE_NAME, sizeof dn - 1, dn, NULL);
+    clGetDeviceInfo(device, CL_DEVICE_VERSION, sizeof dv - 1, dv, NULL);
+    clGetDeviceInfo(device, CL_DRIVER_VERSION, sizeof drv - 1, drv, NULL);
+    int n = snprintf(buf, sizeof buf, "%s\n%s\n%s\n%s\n%s\n%s", head, pn, pv, dn, dv, drv);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
+    clssd__sha256_hex(buf, (size_t)n, hex);
+}
+
 void clssd_context_destroy(clssd_context *ctx)
 {
     if (!ctx) return;

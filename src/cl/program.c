@@ -37,18 +37,10 @@ static uint32_t crc32_bytes(const uint8_t *p, size_t n)
 
 static void cache_key(clssd_context *ctx, const clssd_cl_source *src, char hex[65])
 {
-    char buf[2048];
-    char pn[256] = "", pv[256] = "", dn[256] = "", dv[256] = "", drv[256] = "";
-    clGetPlatformInfo(ctx->platform, CL_PLATFORM_NAME, sizeof pn - 1, pn, NULL);
-    clGetPlatformInfo(ctx->platform, CL_PLATFORM_VERSION, sizeof pv - 1, pv, NULL);
-    clGetDeviceInfo(ctx->device, CL_DEVICE_NAME, sizeof dn - 1, dn, NULL);
-    clGetDeviceInfo(ctx->device, CL_DEVICE_VERSION, sizeof dv - 1, dv, NULL);
-    clGetDeviceInfo(ctx->device, CL_DRIVER_VERSION, sizeof drv - 1, drv, NULL);
-    int n = snprintf(buf, sizeof buf, "clssd-bin-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
-                     src->stem, src->sha256_hex, ctx->build_options, pn, pv, dn, dv, drv);
-    if (n < 0) n = 0;
-    if ((size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
-    clssd__sha256_hex(buf, (size_t)n, hex);
+    char head[1024];
+    snprintf(head, sizeof head, "clssd-bin-v1\n%s\n%s\n%s", src->stem, src->sha256_hex,
+             ctx->build_options);
+    clssd__device_key(ctx->platform, ctx->device, head, hex);
 }
 
 static void put_u32(uint8_t *p, uint32_t v)

@@ -52,19 +52,10 @@ static const char *source_sha(const char *stem)
 
 static void choice_path(clssd_context *ctx, char *path, size_t size)
 {
-    char buf[2048], hex[65];
-    char pn[256] = "", pv[256] = "", dn[256] = "", dv[256] = "", drv[256] = "";
-    clGetPlatformInfo(ctx->platform, CL_PLATFORM_NAME, sizeof pn - 1, pn, NULL);
-    clGetPlatformInfo(ctx->platform, CL_PLATFORM_VERSION, sizeof pv - 1, pv, NULL);
-    clGetDeviceInfo(ctx->device, CL_DEVICE_NAME, sizeof dn - 1, dn, NULL);
-    clGetDeviceInfo(ctx->device, CL_DEVICE_VERSION, sizeof dv - 1, dv, NULL);
-    clGetDeviceInfo(ctx->device, CL_DRIVER_VERSION, sizeof drv - 1, drv, NULL);
-    int k = snprintf(buf, sizeof buf, "clssd-convalgo-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
-                     source_sha("conv"), source_sha("gemm"), ctx->build_options, pn, pv, dn, dv,
-                     drv);
-    if (k < 0) k = 0;
-    if ((size_t)k >= sizeof buf) k = (int)sizeof buf - 1;
-    clssd__sha256_hex(buf, (size_t)k, hex);
+    char head[1024], hex[65];
+    snprintf(head, sizeof head, "clssd-convalgo-v1\n%s\n%s\n%s", source_sha("conv"),
+             source_sha("gemm"), ctx->build_options);
+    clssd__device_key(ctx->platform, ctx->device, head, hex);
     snprintf(path, size, "%s/%s.convalgo", ctx->cache_dir, hex);
 }
 
