@@ -35,7 +35,8 @@ clssd_status clssd__l2norm_cl(clssd_exec *ex, const clssd_node *n)
         s = clssd__set_args(ex->ctx, k, 8, sizeof in, &in, sizeof out, &out, sizeof B, &B,
                             sizeof C, &C, sizeof HW, &HW, sizeof sc, &sc, sizeof shared, &shared,
                             sizeof eps, &eps);
-        const size_t gsz = (size_t)B * (size_t)HW, lsz = 64;
+        /* a work-item per 16 pixels (cl/l2norm.cl) */
+        const size_t gsz = (size_t)B * (((size_t)HW + 15) / 16), lsz = 8;
         if (s == CLSSD_OK) s = clssd__enqueue(ex->ctx, k, 1, &gsz, &lsz);
     } else {
         CLSSD_TRY(clssd__kernel(ex->ctx, "l2norm", "clssd_l2norm_image", &k));
