@@ -73,8 +73,8 @@ static const case_spec cases[] = {
     /* extra padding on a 1x1 conv: the output grows, so the pointwise GEMM path must not run */
     {"conv_1x1_extra_pad", CLSSD_OP_CONV2D, {.conv = {.cout = 5, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .ph_extra = 1, .pw_extra = 2, .dh = 1, .dw = 1, .groups = 1}}, {S(7, 6, 5)}, 1, 2, GEN_NORMAL, 1},
     /* element-wise and pooling */
-    {"relu_odd", CLSSD_OP_RELU, {.relu = {0.0f}}, {S(3, 7, 11)}, 1, 3, GEN_NORMAL, 0},
-    {"relu_leaky", CLSSD_OP_RELU, {.relu = {0.1f}}, {S(5, 1, 1001)}, 1, 2, GEN_NORMAL, 0},
+    {"relu_odd", CLSSD_OP_RELU, {.relu = {.negative_slope = 0.0f}}, {S(3, 7, 11)}, 1, 3, GEN_NORMAL, 0},
+    {"relu_leaky", CLSSD_OP_RELU, {.relu = {.negative_slope = 0.1f}}, {S(5, 1, 1001)}, 1, 2, GEN_NORMAL, 0},
     {"relu6", CLSSD_OP_RELU, {.relu = {.max = 6.0f}}, {S(7, 13, 11)}, 1, 2, GEN_BIG, 0},
     {"relu_leaky_max", CLSSD_OP_RELU, {.relu = {.negative_slope = 0.1f, .max = 0.5f}}, {S(3, 1, 333)}, 1, 3, GEN_NORMAL, 0},
     {"sigmoid_wide", CLSSD_OP_SIGMOID, {.concat = {0}}, {S(3, 17, 41)}, 1, 2, GEN_WIDE, 0},
