@@ -5,9 +5,14 @@
  * and not the gaps between them. */
 #include "clssd_internal.h"
 
+#define PROF_MAX_EVENTS ((size_t)1 << 16)
+
 cl_event *clssd__prof_slot(clssd_context *ctx)
 {
     if (!(ctx->flags & CLSSD_CTX_PROFILING) || ctx->prof_node < 0) return NULL;
+    /* A program that turns profiling on but never collects (there is no public collect)
+     * would otherwise grow this list for ever; clssd-bench collects after every run. */
+    if (ctx->n_prof >= PROF_MAX_EVENTS) return NULL;
     if (ctx->n_prof == ctx->cap_prof) {
         size_t cap = ctx->cap_prof ? 2 * ctx->cap_prof : 256;
         struct clssd_prof_event *p = clssd__realloc(ctx->prof, cap * sizeof *p);
