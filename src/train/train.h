@@ -90,4 +90,138 @@ clssd_status clssd__mbox_loss_ref(const clssd_mbox_loss_params *p, size_t batch,
                                   double *loss, float *dloc, float *dconf,
                                   clssd_mbox_loss_stats *stats);
 
+/* ---------------------------------------------------------------- T4: augmentation (augment.c)
+ * Caffe's SSD data augmentation (ssd_pascal.py's train_transform_param, batch_sampler and the
+ * AnnotatedDataLayer order): distort -> expand -> batch sample + crop -> flip. Host C, u8
+ * images, every random draw from an explicit clssd_rng, so a seed fixes the whole result.
+ * Resizing to the network input is not part of this step (preprocess does it). */
+
+/* An interleaved RGB u8 image: pixel (x, y) channel c at data[y * stride + 3 * x + c];
+ * stride >= 3 * w bytes. Images that augment.c allocates are packed (stride = 3 * w) and are
+ * released with clssd__free(img.data). */
+typedef struct clssd_aug_image {
+    uint8_t *data;
+    int32_t w, h;
+    size_t stride;
+} clssd_aug_image;
+
+/* Caffe's DistortionParameter (the fields ssd_pascal.py sets). */
+typedef struct clssd_aug_distort_params {
+    float brightness_prob, brightness_delta;                   /* 0.5, 32 */
+    float contrast_prob, contrast_lower, contrast_upper;       /* 0.5, 0.5, 1.5 */
+    float hue_prob, hue_delta;                                 /* 0.5, 18 (units of 2 degrees) */
+    float saturation_prob, saturation_lower, saturation_upper; /* 0.5, 0.5, 1.5 */
+    float random_order_prob;                                   /* 0 in ssd_pascal.py */
+} clssd_aug_distort_params;
+
+/* The single photometric steps, in place, each as Caffe's Adjust* does it on an 8-bit
+ * cv::Mat: every result is rounded half to even and saturated to [0, 255] (cv::saturate_cast),
+ * and the HSV ones go through OpenCV's 8-bit RGB<->HSV (H in [0, 180), S and V in [0, 255])
+ * with the adjusted channel itself saturated to [0, 255] before converting back.
+ *   brightness: v + delta (skipped when delta == 0, as Caffe)
+ *   contrast:   v * delta (skipped when |delta - 1| <= 1e-3, as Caffe)
+ *   saturation: S * delta (never skipped: Caffe's test is "!= 1e-3", always true)
+ *   hue:        H + delta (skipped when delta == 0). H is saturated, not wrapped: H + delta
+ *               < 0 gives 0, while 180..255 wraps round in the HSV->RGB step -- Caffe's
+ *               behaviour, kept.
+ * CLSSD_ERR_INVALID_ARG on a bad image. */
+clssd_status clssd__aug_brightness(clssd_aug_image *img, float delta);
+clssd_status clssd__aug_contrast(clssd_aug_image *img, float delta);
+clssd_status clssd__aug_saturation(clssd_aug_image *img, float delta);
+clssd_status clssd__aug_hue(clssd_aug_image *img, float delta);
+
+void clssd__aug_distort_defaults(clssd_aug_distort_params *p);
+/* Caffe's ApplyDistort, in place: one draw picks the order (> 0.5: brightness, contrast,
+ * saturation, hue; else brightness, saturation, hue, contrast), then each step fires with its
+ * probability and draws its delta uniformly; last the channel shuffle (random_order_prob). */
+clssd_status clssd__aug_distort(clssd_aug_image *img, const clssd_aug_distort_params *p,
+                                clssd_rng *rng);
+
+/* ExpandImage with a given ratio and offset: the canvas is (int)(w * ratio) x
+ * (int)(h * ratio) (Caffe's truncation), filled with mean (RGB, rounded and saturated to u8
+ * as cv::Mat::setTo does), the source copied with its top-left at (x_off, y_off). dst->data
+ * is allocated (packed; free with clssd__free). Boxes in gt[0..n_gt) are remapped in place:
+ * x' = (x * w + x_off) / W', y' = (y * h + y_off) / H' (computed in double, rounded once).
+ * CLSSD_ERR_INVALID_ARG when ratio < 1 or the offset puts the image outside the canvas. */
+clssd_status clssd__aug_expand_at(const clssd_aug_image *src, float ratio, int32_t x_off,
+                                  int32_t y_off, const float mean[3], clssd_aug_image *dst,
+                                  clssd_train_gt *gt, size_t n_gt);
+
+/* One BatchSampler of Caffe's sampler.proto. A jaccard bound < 0 means "not set"; with
+ * neither set the sample is always accepted (Caffe's default). max_sample 0: no limit. */
+typedef struct clssd_aug_sampler {
+    float min_scale, max_scale;   /* side scale of the patch: sqrt(area), normalized */
+    float min_aspect, max_aspect; /* patch width / height, normalized */
+    float min_jaccard, max_jaccard;
+    int32_t max_trials, max_sample;
+} clssd_aug_sampler;
+
+#define CLSSD_AUG_SSD_N_SAMPLERS 7
+/* ssd_pascal.py's batch_sampler list: the whole image (scale 1, aspect 1, 1 trial, no
+ * constraint), then min_jaccard 0.1, 0.3, 0.5, 0.7, 0.9 and max_jaccard 1.0, each scale
+ * [0.3, 1], aspect [0.5, 2], 50 trials, max_sample 1. Fills out[0..7). */
+void clssd__aug_ssd_samplers(clssd_aug_sampler out[CLSSD_AUG_SSD_N_SAMPLERS]);
+
+/* SampleBBox: scale ~ U[min, max), aspect ~ U[min, max) clamped to [scale^2, 1/scale^2] so
+ * the patch fits, width = scale * sqrt(aspect), height = scale / sqrt(aspect) (each at most
+ * 1), offset ~ U[0, 1 - size). patch = xmin, ymin, xmax, ymax, clipped to [0, 1]. */
+void clssd__aug_sample_bbox(const clssd_aug_sampler *s, clssd_rng *rng, float patch[4]);
+
+/* SatisfySampleConstraint for the jaccard bounds: 1 when the sampler has no bound, else 1 when
+ * ANY gt box has min_jaccard <= IoU <= max_jaccard (unset bounds ignored). No gt: 0. */
+int clssd__aug_sample_ok(const clssd_aug_sampler *s, const float patch[4], const clssd_train_gt *gt,
+                         size_t n_gt);
+
+/* GenerateBatchSamples: for each sampler in order, up to max_trials draws, stopping after
+ * max_sample accepted ones; accepted patches go to patches[4 * k] while k < cap. *n_out = how
+ * many were stored. */
+clssd_status clssd__aug_batch_sample(const clssd_aug_sampler *samplers, size_t n_samplers,
+                                     const clssd_train_gt *gt, size_t n_gt, clssd_rng *rng,
+                                     float *patches, size_t cap, size_t *n_out);
+
+/* The box half of Caffe's crop with emit_type CENTER: a box is kept when its centre lies in
+ * patch (bounds inclusive) and it overlaps the patch; it is then expressed in the patch's
+ * normalized frame, (x - xmin) / (xmax - xmin), clipped to [0, 1], and dropped if the clipped
+ * area is 0 (Caffe's ProjectBBox). Kept boxes are written to out in input order, label,
+ * difficult and image copied; out may equal gt (filtering in place). Returns how many. */
+size_t clssd__aug_crop_boxes(const float patch[4], const clssd_train_gt *gt, size_t n_gt,
+                             clssd_train_gt *out);
+
+/* CropImage: patch is clipped to [0, 1] and scaled to pixels with Caffe's truncations
+ * (x0 = (int)(xmin * w), cw = (int)(xmax * w - xmin * w), at least 1 pixel, inside the
+ * image). The boxes are then cropped with clssd__aug_crop_boxes against the pixel rectangle
+ * actually cut, x0 / w .. (x0 + cw) / w -- not the unrounded patch as Caffe does, so boxes and
+ * pixels agree exactly. dst->data is allocated (packed); gt_out has room for n_gt entries
+ * (may equal gt); *n_out = boxes kept. */
+clssd_status clssd__aug_crop(const clssd_aug_image *src, const float patch[4],
+                             const clssd_train_gt *gt, size_t n_gt, clssd_aug_image *dst,
+                             clssd_train_gt *gt_out, size_t *n_out);
+
+/* Horizontal mirror, in place: pixel x <-> w - 1 - x; boxes xmin' = 1 - xmax,
+ * xmax' = 1 - xmin. */
+clssd_status clssd__aug_flip(clssd_aug_image *img, clssd_train_gt *gt, size_t n_gt);
+
+#define CLSSD_AUG_MAX_SAMPLERS 16
+typedef struct clssd_aug_params {
+    int distort; /* 1: apply distort_params */
+    clssd_aug_distort_params distort_params;
+    float expand_prob, max_expand_ratio; /* 0.5, 4 */
+    float mean[3];                       /* expand fill, RGB: 123, 117, 104 */
+    clssd_aug_sampler samplers[CLSSD_AUG_MAX_SAMPLERS];
+    size_t n_samplers; /* 0: no sampling/crop step */
+    float flip_prob;   /* 0.5 */
+} clssd_aug_params;
+/* ssd_pascal.py's training augmentation. */
+void clssd__aug_defaults(clssd_aug_params *p);
+
+/* The whole T4 chain before resize: distort -> expand (p = expand_prob, ratio ~ U[1, max),
+ * offsets floor(U[0, W' - w)), floor(U[0, H' - h))) -> batch sample, one of the accepted
+ * patches drawn uniformly (none: the whole image), crop -> flip (p = flip_prob).
+ * src and gt are not modified. out->data is allocated (packed; the caller frees it with
+ * clssd__free); gt_out is the caller's, with room for n_gt entries (no step adds a box);
+ * *n_out = boxes left. On error out->data is NULL and nothing is left allocated. */
+clssd_status clssd__augment(const clssd_aug_params *p, clssd_rng *rng, const clssd_aug_image *src,
+                            const clssd_train_gt *gt, size_t n_gt, clssd_aug_image *out,
+                            clssd_train_gt *gt_out, size_t *n_out);
+
 #endif
