@@ -224,4 +224,45 @@ clssd_status clssd__augment(const clssd_aug_params *p, clssd_rng *rng, const cls
                             const clssd_train_gt *gt, size_t n_gt, clssd_aug_image *out,
                             clssd_train_gt *gt_out, size_t *n_out);
 
+/* ---------------------------------------------------------------- backward references
+ * (backward_ref.c) Plain-C gradients of the forward references in src/ref, batch-aware like
+ * them. Each takes the forward's clssd_ref_args (node with params and out set by infer, batch,
+ * src[0] / src_shape[0], weight, bias, weight_shape; dst is not read) and dy = dL/dy, laid out
+ * as the forward's output, and overwrites (does not accumulate into) the gradients it is given.
+ * L2Norm and Conv2d sum in double and round to float once; pooling adds the few overlapping
+ * windows' shares in float. Weight and bias gradients are summed over the batch.
+ * CLSSD_ERR_INVALID_ARG where the forward would refuse the arguments or a required pointer is
+ * NULL; CLSSD_ERR_OUT_OF_MEMORY.
+ *
+ * ReLU: dx = dy where x > 0, negative_slope * dy where x <= 0 (Caffe's ReLU backward: x == 0
+ *   takes the slope), and 0 where the capped op (max > 0) clamps, v >= max with v the leaky
+ *   output -- exactly at the cap the gradient is 0 (TensorFlow's Relu6Grad; the same rule as
+ *   at 0: the flat side owns the tie). dx is required. */
+clssd_status clssd__relu_backward_ref(const clssd_ref_args *a, const float *dy, float *dx);
+
+/* Pooling, Caffe's ceil output rule as the forward. MAX: all of an output's gradient goes to
+ * its window's argmax (padding excluded), found by the forward's own scan -- row-major, strict
+ * >, from -FLT_MAX -- so ties go to the first in scan order (Caffe's max-pool mask does the
+ * same); a window holding only -inf / -FLT_MAX / NaN passes none. AVE: dy / pool_size to each
+ * in-image cell of the window, pool_size counting the padding cells up to H + ph, W + pw as
+ * the forward divides. Overlapping windows add. dx is required. */
+clssd_status clssd__pool_backward_ref(const clssd_ref_args *a, const float *dy, float *dx);
+
+/* L2Norm (Normalize), across_spatial 0 or 1, channel_shared or not: with N = sqrt(sum x^2 +
+ * eps) over the group (one position's channels / the whole image),
+ *   dx_k = s_k dy_k / N - x_k (sum_j s_j dy_j x_j) / N^3,   dscale_c = sum dy_k x_k / N
+ * over the elements using scale c (every element when channel_shared) and the batch.
+ * dx or dscale (1 or C floats) may be NULL to skip it. */
+clssd_status clssd__l2norm_backward_ref(const clssd_ref_args *a, const float *dy, float *dx,
+                                        float *dscale);
+
+/* Conv2d with stride, padding (ph_extra / pw_extra included), dilation, groups, bias and the
+ * fused ReLU / ReLU6: the pre-activation z is recomputed with clssd__conv2d_ref (activation
+ * off) and dy passes where z > 0 and, when relu_max > 0, z < relu_max (ties pass nothing, as
+ * clssd__relu_backward_ref). Then dx = sum over outputs of dz * W, dweight [cout][C/groups]
+ * [kh][kw] = sum of dz * x over the taps that land in the image, dbias [cout] = sum of dz.
+ * dx, dweight, dbias may each be NULL to skip it; a->bias is not needed. */
+clssd_status clssd__conv2d_backward_ref(const clssd_ref_args *a, const float *dy, float *dx,
+                                        float *dweight, float *dbias);
+
 #endif
