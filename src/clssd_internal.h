@@ -215,6 +215,20 @@ typedef struct clssd_ref_args {
     const clssd_image *images;
 } clssd_ref_args;
 
+/* Geometry shared by the forward references and the backward ones (src/train/): one
+ * definition of each output-size and window rule. */
+typedef struct clssd_pool_geom {
+    int32_t C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo; /* global pooling already resolved */
+} clssd_pool_geom;
+/* Resolves and checks a POOL node's geometry against its input and output shapes. */
+clssd_status clssd__pool_ref_geom(const clssd_ref_args *a, clssd_pool_geom *q);
+/* Output (i, j)'s window clipped to the image, [hs, he) x [ws, we), and AVE's divisor. */
+void clssd__pool_window(const clssd_pool_geom *q, int32_t i, int32_t j, int32_t *hs,
+                        int32_t *he, int32_t *ws, int32_t *we, int32_t *pool_size);
+/* Output size of a dilated convolution with p zeros before and p + extra after the input;
+ * -1 when the kernel does not fit. */
+int32_t clssd__conv_out(int32_t in, int32_t k, int32_t s, int32_t p, int32_t extra, int32_t d);
+
 /* ---------------------------------------------------------------- OpenCL runtime */
 typedef struct clssd_program_entry {
     char stem[32];

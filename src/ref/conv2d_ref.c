@@ -105,9 +105,7 @@ static void im2col_rows(const conv_geom *q, const float *x, int32_t oh0, int32_t
     }
 }
 
-/* Output size of a dilated convolution with p zeros before and p + extra after the input;
- * -1 when the kernel does not fit. */
-static int32_t conv_out(int32_t in, int32_t k, int32_t s, int32_t p, int32_t extra, int32_t d)
+int32_t clssd__conv_out(int32_t in, int32_t k, int32_t s, int32_t p, int32_t extra, int32_t d)
 {
     const int64_t ek = (int64_t)d * (k - 1) + 1,
                   span = (int64_t)in + 2 * (int64_t)p + (int64_t)extra;
@@ -132,8 +130,8 @@ clssd_status clssd__conv2d_ref(const clssd_ref_args *a)
                    .Cg = xs->c / p->groups, .Mg = p->cout / p->groups,
                    .kh = p->kh, .kw = p->kw, .sh = p->sh, .sw = p->sw, .ph = p->ph, .pw = p->pw,
                    .dh = p->dh, .dw = p->dw};
-    q.Ho = conv_out(q.H, q.kh, q.sh, q.ph, p->ph_extra, q.dh);
-    q.Wo = conv_out(q.W, q.kw, q.sw, q.pw, p->pw_extra, q.dw);
+    q.Ho = clssd__conv_out(q.H, q.kh, q.sh, q.ph, p->ph_extra, q.dh);
+    q.Wo = clssd__conv_out(q.W, q.kw, q.sw, q.pw, p->pw_extra, q.dw);
     /* dst was sized from n->out: refuse to write a different shape into it */
     if (q.Ho <= 0 || q.Wo <= 0 || n->out.c != p->cout || n->out.h != q.Ho || n->out.w != q.Wo)
         return CLSSD_ERR_INVALID_ARG;

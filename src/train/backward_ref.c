@@ -42,36 +42,15 @@ clssd_status clssd__relu_backward_ref(const clssd_ref_args *a, const float *dy, 
 
 /* ---------------------------------------------------------------- pooling */
 
-/* Caffe's pooled size, exactly as pool_ref.c computes it. */
-static int32_t pooled(int32_t in, int32_t k, int32_t s, int32_t p)
-{
-    if (in + 2 * p < k) return -1;
-    int32_t o = (in + 2 * p - k + s - 1) / s + 1;
-    if (p > 0 && (o - 1) * s >= in + p) o--;
-    return o;
-}
-
 clssd_status clssd__pool_backward_ref(const clssd_ref_args *a, const float *dy, float *dx)
 {
     size_t n_in, n_out;
     if (!counts(a, &n_in, &n_out) || !dy || !dx) return CLSSD_ERR_INVALID_ARG;
     const clssd_node *n = a->node;
     const __typeof__(n->p.pool) *p = &n->p.pool;
-    const clssd_shape *xs = &a->src_shape[0];
-    const int32_t C = xs->c, H = xs->h, W = xs->w;
-    int32_t kh = p->kh, kw = p->kw, sh = p->sh, sw = p->sw, ph = p->ph, pw = p->pw;
-    if (p->global) {
-        kh = H;
-        kw = W;
-        sh = sw = 1;
-        ph = pw = 0;
-    }
-    if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || ph < 0 || pw < 0 || ph >= kh || pw >= kw ||
-        (p->method != CLSSD_POOL_MAX && p->method != CLSSD_POOL_AVE))
-        return CLSSD_ERR_INVALID_ARG;
-    const int32_t Ho = pooled(H, kh, sh, ph), Wo = pooled(W, kw, sw, pw);
-    if (Ho <= 0 || Wo <= 0 || n->out.c != C || n->out.h != Ho || n->out.w != Wo)
-        return CLSSD_ERR_INVALID_ARG;
+    clssd_pool_geom q;
+    CLSSD_TRY(clssd__pool_ref_geom(a, &q)); /* refuses what the forward refuses */
+    const int32_t C = q.C, H = q.H, W = q.W, Ho = q.Ho, Wo = q.Wo;
 
     /* windows overlap when stride < kernel: gradients add up, so start from zero */
     memset(dx, 0, n_in * sizeof(float));
@@ -82,15 +61,13 @@ clssd_status clssd__pool_backward_ref(const clssd_ref_args *a, const float *dy, 
         float *d = dx + pl * (size_t)H * (size_t)W;
         for (int32_t i = 0; i < Ho; i++)
             for (int32_t j = 0; j < Wo; j++) {
-                int32_t hs = i * sh - ph, ws = j * sw - pw;
+                int32_t hs, he, ws, we, pool_size;
+                clssd__pool_window(&q, i, j, &hs, &he, &ws, &we, &pool_size);
                 const float gij = g[(size_t)i * Wo + j];
                 if (p->method == CLSSD_POOL_MAX) {
                     /* the forward's scan: row-major, strict >, from -FLT_MAX. Ties go to the
                      * first in scan order (Caffe's mask does the same); a window of only
                      * -inf / -FLT_MAX / NaN has no argmax and passes no gradient. */
-                    const int32_t he = hs + kh < H ? hs + kh : H, we = ws + kw < W ? ws + kw : W;
-                    hs = hs > 0 ? hs : 0;
-                    ws = ws > 0 ? ws : 0;
                     float v = -FLT_MAX;
                     size_t arg = SIZE_MAX;
                     for (int32_t u = hs; u < he; u++)
@@ -101,15 +78,8 @@ clssd_status clssd__pool_backward_ref(const clssd_ref_args *a, const float *dy, 
                             }
                     if (arg != SIZE_MAX) d[arg] += gij;
                 } else {
-                    /* pool_size counts the padding cells inside H + ph, W + pw, as the
-                     * forward divides; only the cells inside the image get gradient */
-                    int32_t he = hs + kh < H + ph ? hs + kh : H + ph;
-                    int32_t we = ws + kw < W + pw ? ws + kw : W + pw;
-                    const int32_t pool_size = (he - hs) * (we - ws);
-                    hs = hs > 0 ? hs : 0;
-                    ws = ws > 0 ? ws : 0;
-                    he = he < H ? he : H;
-                    we = we < W ? we : W;
+                    /* the forward's divisor (padding cells counted); only the cells inside
+                     * the image get gradient */
                     const float share = gij / (float)pool_size;
                     for (int32_t u = hs; u < he; u++)
                         for (int32_t t = ws; t < we; t++)
@@ -186,14 +156,6 @@ clssd_status clssd__l2norm_backward_ref(const clssd_ref_args *a, const float *dy
 
 /* ---------------------------------------------------------------- Conv2d */
 
-static int32_t conv_out(int32_t in, int32_t k, int32_t s, int32_t p, int32_t extra, int32_t d)
-{
-    const int64_t ek = (int64_t)d * (k - 1) + 1,
-                  span = (int64_t)in + 2 * (int64_t)p + (int64_t)extra;
-    if (span < ek) return -1;
-    const int64_t o = (span - ek) / s + 1;
-    return o > INT32_MAX ? -1 : (int32_t)o;
-}
 
 clssd_status clssd__conv2d_backward_ref(const clssd_ref_args *a, const float *dy, float *dx,
                                         float *dweight, float *dbias)
@@ -209,8 +171,8 @@ clssd_status clssd__conv2d_backward_ref(const clssd_ref_args *a, const float *dy
         return CLSSD_ERR_INVALID_ARG;
     const int32_t C = xs->c, H = xs->h, W = xs->w, M = p->cout, G = p->groups;
     const int32_t Cg = C / G, Mg = M / G;
-    const int32_t Ho = conv_out(H, p->kh, p->sh, p->ph, p->ph_extra, p->dh);
-    const int32_t Wo = conv_out(W, p->kw, p->sw, p->pw, p->pw_extra, p->dw);
+    const int32_t Ho = clssd__conv_out(H, p->kh, p->sh, p->ph, p->ph_extra, p->dh);
+    const int32_t Wo = clssd__conv_out(W, p->kw, p->sw, p->pw, p->pw_extra, p->dw);
     if (Ho <= 0 || Wo <= 0 || n->out.c != M || n->out.h != Ho || n->out.w != Wo)
         return CLSSD_ERR_INVALID_ARG;
     const size_t K = (size_t)Cg * (size_t)p->kh * (size_t)p->kw, n_w = (size_t)M * K;
