@@ -109,9 +109,11 @@ __kernel void clssd_conv_direct(__global const float *x, __global const float *w
  * kernel above (one output per work-item) ran MobileNetV2's depthwise layers at ~2.5 GFLOP/s
  * on PoCL. The sum runs over (ky, kx) in the reference's order, multiply then add. */
 #define CLSSD_DW_TILE 16
+/* Its arguments are clssd_conv_direct's, so one host call sets either; Cg is 1 here. */
 __kernel void clssd_conv_dw(__global const float *x, __global const float *w,
                             __global float *y, const int BC, const int C, const int H,
-                            const int W, const int Cout, const int Ho, const int Wo, const int M,
+                            const int W, const int Cout, const int Ho, const int Wo,
+                            const int Cg, const int M,
                             const int kh, const int kw, const int sh, const int sw,
                             const int ph, const int pw, const int dh, const int dw,
                             __global const float *bias, const int has_bias, const int relu,

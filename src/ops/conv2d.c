@@ -409,22 +409,14 @@ clssd_status clssd__conv2d_cl(clssd_exec *ex, const clssd_node *n)
         const cl_int has_bias = n->bias >= 0, relu = c->relu;
         const float relu_max = c->relu_max;
         cl_mem bias = has_bias ? ex->weights[n->bias] : out;
-        if (depthwise)
-            s = clssd__set_args(ctx, k_col, 23, sizeof in, &in, sizeof w, &w, sizeof out, &out,
-                                sizeof BC, &BC, sizeof C, &C, sizeof H, &H, sizeof W, &W,
-                                sizeof Cout, &Cout, sizeof Ho, &Ho, sizeof Wo, &Wo, sizeof Mg,
-                                &Mg, sizeof kh, &kh, sizeof kw, &kw, sizeof sh, &sh, sizeof sw,
-                                &sw, sizeof ph, &ph, sizeof pw, &pw, sizeof dh, &dh, sizeof dw,
-                                &dw, sizeof bias, &bias, sizeof has_bias, &has_bias,
-                                sizeof relu, &relu, sizeof relu_max, &relu_max);
-        else
-            s = clssd__set_args(ctx, k_col, 24, sizeof in, &in, sizeof w, &w, sizeof out, &out,
-                                sizeof BC, &BC, sizeof C, &C, sizeof H, &H, sizeof W, &W,
-                                sizeof Cout, &Cout, sizeof Ho, &Ho, sizeof Wo, &Wo, sizeof Cg,
-                                &Cg, sizeof Mg, &Mg, sizeof kh, &kh, sizeof kw, &kw, sizeof sh,
-                                &sh, sizeof sw, &sw, sizeof ph, &ph, sizeof pw, &pw, sizeof dh,
-                                &dh, sizeof dw, &dw, sizeof bias, &bias, sizeof has_bias,
-                                &has_bias, sizeof relu, &relu, sizeof relu_max, &relu_max);
+        /* clssd_conv_dw takes clssd_conv_direct's arguments */
+        s = clssd__set_args(ctx, k_col, 24, sizeof in, &in, sizeof w, &w, sizeof out, &out,
+                            sizeof BC, &BC, sizeof C, &C, sizeof H, &H, sizeof W, &W,
+                            sizeof Cout, &Cout, sizeof Ho, &Ho, sizeof Wo, &Wo, sizeof Cg, &Cg,
+                            sizeof Mg, &Mg, sizeof kh, &kh, sizeof kw, &kw, sizeof sh, &sh,
+                            sizeof sw, &sw, sizeof ph, &ph, sizeof pw, &pw, sizeof dh, &dh,
+                            sizeof dw, &dw, sizeof bias, &bias, sizeof has_bias, &has_bias,
+                            sizeof relu, &relu, sizeof relu_max, &relu_max);
         if (s != CLSSD_OK) goto done;
         if (depthwise) {
             /* a work-item per output row (cl/conv.cl) */
