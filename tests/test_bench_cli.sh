@@ -18,20 +18,7 @@ export CLSSD_CACHE_DIR=${CLSSD_CACHE_DIR:-$(cd "$BUILD" && pwd)/kernel-cache}
 [[ -x $TOOL ]] || { echo "no $TOOL"; echo "0 passed, 1 failed"; exit 1; }
 [[ -f $MODEL ]] || { echo "no $MODEL"; echo "0 passed, 1 failed"; exit 1; }
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
-run() { # run NAME ARGS...: the tool's exit status in $rc, stdout/stderr in $T/NAME.{out,err}
-    local name=$1; shift
-    rc=0
-    "$TOOL" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_common.sh"
 # A failure the tool reports itself: exit 1 or 2 (not a signal: 128+) and a message.
 clean_failure() { # clean_failure NAME
     [[ ($rc -eq 1 || $rc -eq 2) && -s $T/$1.err ]] && grep -q "clssd-bench" "$T/$1.err"

@@ -18,21 +18,8 @@ export CLSSD_CACHE_DIR=${CLSSD_CACHE_DIR:-$(cd "$BUILD" && pwd)/kernel-cache}
 [[ -f $IMAGES/dog.jpg && -f $IMAGES/person.jpg ]] || {
     echo "no demo images in $IMAGES"; echo "0 passed, 1 failed"; exit 1; }
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/cli_common.sh"
 NET=(--random ssd300 --width-div 8)
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
-run() { # run NAME ARGS...: the tool's exit status in $rc, stderr in $T/NAME.err
-    local name=$1; shift
-    rc=0
-    "$TOOL" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
-}
 is_png() { [[ -f $1 && $(head -c 8 "$1" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; }
 
 # The JSON's structure: top-level keys, one entry per image in order, detections with a
@@ -74,8 +61,8 @@ dets = [t for i in d["images"] for t in i["detections"]]
 assert dets and all(t["name"] for t in dets)' "$T/good.json"
 check "good images: stable number format" python3 -c '
 import re, sys; s = open(sys.argv[1]).read()
-assert re.search(r"\"score\": \d\.\d{4},", s) and re.search(r"\"box\": \[\d+\.\d, \d+\.\d, \d+\.\d, \d+\.\d\]", s)
-assert not re.search(r"\"score\": \d\.(\d{0,3}|\d{5,})[,}]", s)' "$T/good.json"
+assert re.search(r"\"score\": \d\.\d{6},", s) and re.search(r"\"box\": \[\d+\.\d\d, \d+\.\d\d, \d+\.\d\d, \d+\.\d\d\]", s)
+assert not re.search(r"\"score\": \d\.(\d{0,5}|\d{7,})[,}]", s)' "$T/good.json"
 check "good images: dog.png is a PNG" is_png "$T/draw/dog.png"
 check "good images: person.png is a PNG" is_png "$T/draw/person.png"
 

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "cli_opts.h"
+#include "cli_util.h"
 #include "clssd.h"
 #include "image_io.h"
 
@@ -65,107 +66,11 @@ static void usage(FILE *f)
 
 /* ---------------------------------------------------------------- small helpers */
 
-#ifndef CLSSD_INSTALLED_MODEL
-#define CLSSD_INSTALLED_MODEL ""
-#endif
-#ifndef CLSSD_SOURCE_MODEL
-#define CLSSD_SOURCE_MODEL ""
-#endif
-
-/* The default model: $CLSSD_MODEL, else the installed copy, else the one in the source
- * tree this program was built from. */
-static const char *default_model(void)
-{
-    const char *env = getenv("CLSSD_MODEL");
-    if (env && *env) return env;
-    FILE *f = fopen(CLSSD_INSTALLED_MODEL, "rb");
-    if (f) {
-        fclose(f);
-        return CLSSD_INSTALLED_MODEL;
-    }
-    return CLSSD_SOURCE_MODEL;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-/* Strict integer / float parsing: the whole string must be the number. */
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_float(const char *s, float *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return -1;
-    *out = (float)v;
-    return 0;
-}
-
-static const char *base_name(const char *path)
-{
-    const char *b = strrchr(path, '/');
-    return b ? b + 1 : path;
-}
-
 static int has_image_ext(const char *name)
 {
     const char *dot = strrchr(name, '.');
     return dot && dot != name &&
            (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
-
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char *p = xstrdup(path);
-    if (!p) return -1;
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        const char c = *s;
-        if (c == '/' || c == '\0') {
-            *s = '\0';
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                rc = -1;
-                break;
-            }
-            *s = c;
-            if (!c) break;
-        }
-    }
-    struct stat st;
-    if (rc == 0 && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        if (errno == 0) errno = ENOTDIR;
-        rc = -1;
-    }
-    free(p);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- inputs */
@@ -259,73 +164,6 @@ static long add_dir(entry_list *l, const char *dir)
 
 /* ---------------------------------------------------------------- JSON */
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates,
- * <= U+10FFFF), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *p)
-{
-    const unsigned c = p[0];
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 ? 4
-                                                                                            : 0;
-    }
-    return 0;
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped, valid UTF-8 passed
- * through, invalid bytes replaced by U+FFFD (the document stays valid JSON). NULL: null. */
-static void json_str(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        const unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            fputc('\\', f);
-            fputc((int)c, f);
-            p++;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\b': fputs("\\b", f); break;
-            case '\f': fputs("\\f", f); break;
-            case '\n': fputs("\\n", f); break;
-            case '\r': fputs("\\r", f); break;
-            case '\t': fputs("\\t", f); break;
-            default: fprintf(f, "\\u%04x", c); break;
-            }
-            p++;
-        } else {
-            const size_t n = utf8_len(p);
-            if (n) {
-                fwrite(p, 1, n, f);
-                p += n;
-            } else {
-                fputs("\\ufffd", f);
-                p++;
-            }
-        }
-    }
-    fputc('"', f);
-}
-
-/* A number with fixed decimals; JSON has no NaN/Inf, those become null. */
-static void json_num(FILE *f, float v, int decimals)
-{
-    if (!isfinite(v))
-        fputs("null", f);
-    else
-        fprintf(f, "%.*f", decimals, (double)v + 0.0); /* + 0.0: no "-0.0" */
-}
-
 static void write_json(FILE *f, const char *model, const char *device, const entry_list *l,
                        const clssd_model *m)
 {
@@ -350,12 +188,12 @@ static void write_json(FILE *f, const char *model, const char *device, const ent
             fprintf(f, "%s\n      {\"label\": %d, \"name\": ", k ? "," : "", (int)d->label);
             json_str(f, clssd_model_label(m, d->label));
             fputs(", \"score\": ", f);
-            json_num(f, d->score, 4);
+            json_num(f, d->score, 6); /* 6: ranks for mAP without false ties */
             fputs(", \"box\": [", f);
             const float box[4] = {d->xmin, d->ymin, d->xmax, d->ymax};
             for (int j = 0; j < 4; j++) {
                 if (j) fputs(", ", f);
-                json_num(f, box[j], 1);
+                json_num(f, box[j], 2);
             }
             fputs("]}", f);
         }
@@ -459,20 +297,6 @@ typedef struct options {
     float threshold;
 } options;
 
-static int list_devices(void)
-{
-    clssd_device_info d[32];
-    size_t n = 0;
-    clssd_status s = clssd_device_list(d, 32, &n);
-    if (s != CLSSD_OK && s != CLSSD_ERR_BUFFER_TOO_SMALL) {
-        fprintf(stderr, PROG ": no OpenCL devices: %s\n", clssd_status_string(s));
-        return 2;
-    }
-    for (size_t k = 0; k < n && k < 32; k++)
-        printf("%d:%d  %s / %s / %s%s\n", d[k].platform, d[k].device, d[k].platform_name,
-               d[k].device_name, d[k].driver_version, d[k].is_gpu ? " (GPU)" : "");
-    return 0;
-}
 
 /* Fills `images` from argv; returns 0, or 2 on a usage error (message printed). */
 static int parse_args(int argc, char **argv, options *o, entry_list *images, int *help)
@@ -600,7 +424,7 @@ int main(int argc, char **argv)
     }
     if (o.list_devices) {
         free_entries(&images);
-        return list_devices();
+        return cli_list_devices(PROG);
     }
     if (!o.model_path && !o.random_net) o.model_path = default_model();
     if (!o.model_path == !o.random_net || (o.model_path && !*o.model_path)) {
