@@ -78,6 +78,19 @@ int imgio_save_png(const char *path, const imgio_image *im, char *err, size_t er
     return 0;
 }
 
+int imgio_save_jpeg(const char *path, const imgio_image *im, int quality, char *err,
+                    size_t errcap)
+{
+    if (quality < 1) quality = 1;
+    if (quality > 100) quality = 100;
+    errno = 0;
+    if (!stbi_write_jpg(path, im->w, im->h, 3, im->px, quality)) {
+        set_err(err, errcap, "cannot write JPEG", errno ? strerror(errno) : "encoder failed");
+        return -1;
+    }
+    return 0;
+}
+
 static int clampi(int v, int lo, int hi)
 {
     return v < lo ? lo : v > hi ? hi : v;

@@ -23,6 +23,11 @@ void imgio_free(imgio_image *im);
 /* Writes a PNG. Returns 0, or -1 with the reason in err. */
 int imgio_save_png(const char *path, const imgio_image *im, char *err, size_t errcap);
 
+/* Writes a baseline JPEG at `quality` 1..100 (clamped). Returns 0, or -1 with the reason in
+ * err. The encoder is deterministic: the same pixels give the same bytes. */
+int imgio_save_jpeg(const char *path, const imgio_image *im, int quality, char *err,
+                    size_t errcap);
+
 /* Filled rectangle over the pixels [x0, x1] x [y0, y1] (inclusive), clipped to the image. */
 void imgio_fill_rect(imgio_image *im, int x0, int y0, int x1, int y1, const uint8_t rgb[3]);
 
