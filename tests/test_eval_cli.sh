@@ -106,6 +106,29 @@ import json, sys; d = json.load(open(sys.argv[1]))["coco"]
 assert all(abs(d[k] - 1) < 1e-9 for k in ("AP", "AP50", "AP75", "AR100")), d' "$T/coco.out.json"
 check "COCO metric: the pycocotools summary lines" grep -q "Average Precision  (AP) @\[ IoU=0.50:0.95 | area=   all | maxDets=100 \] = 1.000" "$T/coco_perfect.out"
 
+# ---------------------------------------------------------------- the reference tools' numbers
+# tests/data/eval_golden (tests/tools/gen_eval_golden.py): random sets with crowds, every COCO
+# area range, tied scores, difficult objects and images without objects; expected.json is
+# what pycocotools' COCOeval and voc_eval.py (with VOCevaldet.m's 0:0.1:1 thresholds) gave.
+G=$ROOT/tests/data/eval_golden
+run golden_coco --gt "$G/coco_gt.json" --det "$G/coco_dets.json" --json "$T/golden_coco.json" --quiet
+check "golden COCO set: exit 0 (got $rc)" test "$rc" -eq 0
+check "golden COCO set: the 12 pycocotools stats to 1e-9" python3 -c '
+import json, sys; e = json.load(open(sys.argv[1]))["coco"]; d = json.load(open(sys.argv[2]))["coco"]
+bad = {k: (e[k], d[k]) for k in e if abs(e[k] - d[k]) > 1e-9}; assert not bad, bad' "$G/expected.json" "$T/golden_coco.json"
+run golden_voc --gt "$G/voc_gt.tsv" --image-set "$G/voc_ids.txt" --det "$G/voc_dets.json" --json "$T/golden_voc.json" --quiet
+check "golden VOC set: exit 0 (got $rc)" test "$rc" -eq 0
+check "golden VOC set: per-class VOC07 and VOC2010+ AP to 1e-9" python3 -c '
+import json, sys; e = json.load(open(sys.argv[1])); d = json.load(open(sys.argv[2]))
+for m in ("voc07", "voc10"):
+    got = {c["class"]: c["ap"] for c in d[m]["per_class"] if c["ap"] is not None}
+    assert got.keys() == e[m].keys(), (got, e[m])
+    bad = {k: (e[m][k], got[k]) for k in got if abs(e[m][k] - got[k]) > 1e-9}; assert not bad, (m, bad)' \
+    "$G/expected.json" "$T/golden_voc.json"
+run golden_voc_noset --gt "$G/voc_gt.tsv" --det "$G/voc_dets.json" --quiet
+check "TSV without --image-set: detections on images without objects are left out, with a warning" \
+    grep -q "left out (a TSV lists only images with objects" "$T/golden_voc_noset.err"
+
 printf '{"images": [' >"$T/trunc.json"
 run trunc --gt "$VOC" --det "$T/trunc.json"
 check "truncated detections JSON: exit 2 (got $rc)" test "$rc" -eq 2

@@ -53,8 +53,9 @@ static void usage(FILE *f)
             "                    VOC ground truth, coco for COCO ground truth)\n"
             "  --class-map MAP   coco-voc (the built-in COCO -> VOC names) or a file of\n"
             "                    'from = to' lines; unmapped classes are dropped\n"
-            "  --image-set NAME  VOC directory: ImageSets/Main/NAME.txt (default: every\n"
-            "                    Annotations/*.xml)\n"
+            "  --image-set SET   VOC directory: ImageSets/Main/SET.txt (default: every\n"
+            "                    Annotations/*.xml); TSV: a file of image ids, so that images\n"
+            "                    without objects are known (their detections count as FP)\n"
             "  --images DIR      where the images are for --model (default: the VOC\n"
             "                    directory's JPEGImages, or beside the TSV)\n"
             "  --skip-missing    --model: leave out ground-truth images with no image file\n"
@@ -465,7 +466,7 @@ static void write_json(FILE *f, const options *o, const clssd_gt_set *gt, const 
         if (!vr[m]) continue;
         fprintf(f, ",\n  \"%s\": {\"iou\": \"%s 0.5\", \"map\": ", vname[m],
                 o->iou_ge ? ">=" : ">");
-        json_double(f, vr[m]->map, 6);
+        json_double(f, vr[m]->map, 12);
         fprintf(f, ", \"classes_in_map\": %zu, \"per_class\": [", vr[m]->n_classes_in_map);
         for (size_t k = 0; k < gt->n_classes; k++) {
             const clssd_voc_class_result *c = &vr[m]->classes[k];
@@ -473,7 +474,7 @@ static void write_json(FILE *f, const options *o, const clssd_gt_set *gt, const 
             json_str(f, gt->classes[k].name);
             fprintf(f, ", \"gt\": %zu, \"detections\": %zu, \"tp\": %zu, \"fp\": %zu, \"ap\": ",
                     c->npos, c->n_dets, c->n_tp, c->n_fp);
-            json_double(f, c->ap, 6);
+            json_double(f, c->ap, 12);
             fputs("}", f);
         }
         fputs("]}", f);
@@ -482,16 +483,16 @@ static void write_json(FILE *f, const options *o, const clssd_gt_set *gt, const 
         fputs(",\n  \"coco\": {", f);
         for (int i = 0; i < 12; i++) {
             fprintf(f, "%s\"%s\": ", i ? ", " : "", coco_keys[i]);
-            json_double(f, rc->stats[i], 6);
+            json_double(f, rc->stats[i], 12);
         }
         fputs(", \"per_class\": [", f);
         for (size_t k = 0; k < gt->n_classes; k++) {
             fprintf(f, "%s\n    {\"class\": ", k ? "," : "");
             json_str(f, gt->classes[k].name);
             fputs(", \"ap\": ", f);
-            json_double(f, rc->class_ap[k] < 0 ? NAN : rc->class_ap[k], 6);
+            json_double(f, rc->class_ap[k] < 0 ? NAN : rc->class_ap[k], 12);
             fputs(", \"ap50\": ", f);
-            json_double(f, rc->class_ap50[k] < 0 ? NAN : rc->class_ap50[k], 6);
+            json_double(f, rc->class_ap50[k] < 0 ? NAN : rc->class_ap50[k], 12);
             fputs("}", f);
         }
         fputs("]}", f);
@@ -648,7 +649,7 @@ int main(int argc, char **argv)
     else if (ends_with(o.gt, ".json"))
         s = clssd__gt_load_coco(o.gt, &gt, err, sizeof err);
     else
-        s = clssd__gt_load_voc_tsv(o.gt, NULL, &gt, err, sizeof err);
+        s = clssd__gt_load_voc_tsv(o.gt, o.image_set, &gt, err, sizeof err);
     if (s != CLSSD_OK) {
         fprintf(stderr, PROG ": cannot read the ground truth %s: %s\n", o.gt, err);
         goto done;
@@ -753,6 +754,15 @@ int main(int argc, char **argv)
         printf(" (dropped: %zu on images not in the ground truth, %zu of other classes)",
                dets.n_unmatched_image, dets.n_unmatched_class + rs.n_dropped_class);
     printf("\n");
+    if (dets.n_unmatched_image)
+        fprintf(stderr,
+                PROG ": warning: %zu detections on images that are not in the ground truth were "
+                     "left out%s\n",
+                dets.n_unmatched_image,
+                !gt_dir && !gt->is_coco && !o.image_set
+                    ? " (a TSV lists only images with objects: --image-set LIST names them all, "
+                      "and then such detections count as false positives)"
+                    : "");
     if (o.model)
         printf("model %s: %zu images in %.1f s (%.2f images/s)\n", o.model, rs.n_images,
                rs.seconds, rs.seconds > 0 ? (double)rs.n_images / rs.seconds : 0.0);
