@@ -92,16 +92,24 @@ typedef struct clssd_image {
     int32_t width, height, stride;
 } clssd_image;
 
-/* Parameters of the SSD builder: VGG16 base + extras + multibox heads. */
+/* Parameters of the SSD builder: a base network + extras + multibox heads. */
 typedef struct clssd_ssd_params {
-    uint32_t struct_size;
-    int32_t input_size; /* 300 or 512 use the reference tables; others use the
+    uint32_t struct_size; /* = sizeof(clssd_ssd_params); a smaller one from an older
+                             header leaves the later fields at their defaults */
+    int32_t input_size; /* VGG16: 300 or 512 use the reference tables; others use the
                            ssd_pascal.py generator */
     int32_t n_classes;  /* incl. background: 21 (VOC), 81 (COCO), or any >= 2 */
     int32_t width_div;  /* channel divisor for small test nets; 1 = the real SSD */
     uint64_t seed;      /* weight initialisation seed */
     int32_t init;       /* CLSSD_INIT_* */
+    int32_t arch;       /* CLSSD_ARCH_VGG16 (0, default): the paper's SSD; CLSSD_ARCH_TINY
+                           (1): a small VGG-style SSD for any input size >= 64 */
 } clssd_ssd_params;
+
+enum { CLSSD_ARCH_VGG16 = 0, /* VGG16 base, fc6/fc7, conv6..conv9 (conv10 at 512) */
+       CLSSD_ARCH_TINY = 1   /* 7 narrow 3x3 convs + 4 max-pools, 3 stride-2 extras, 5 sources
+                                at strides 8..128; inputs scaled by 1/64 (from-scratch training) */
+};
 
 enum { CLSSD_INIT_XAVIER = 0, /* Caffe "xavier": U(-a, a), a = sqrt(3 / fan_in) */
        CLSSD_INIT_MSRA = 1    /* N(0, 2 / fan_in): keeps random-weight activations alive */

@@ -449,9 +449,13 @@ clssd_status clssd__ref_forward(const clssd_graph *g, int32_t batch, const clssd
 void clssd__ref_outputs_free(const clssd_graph *g, float **out);
 
 /* ---------------------------------------------------------------- models */
-/* Builds the SSD VGG16 graph (no weights initialised). */
+/* Builds the SSD graph (no weights initialised): VGG16, or for p->arch == CLSSD_ARCH_TINY
+ * clssd__ssd_small_build. Accepts a struct_size from an older clssd.h (later fields 0). */
 clssd_status clssd__ssd_vgg_build(const clssd_ssd_params *p, clssd_graph *g, char *err,
                                   size_t err_size);
+/* The small VGG-style SSD (src/model/ssd_small.c); p is a full-size struct. */
+clssd_status clssd__ssd_small_build(const clssd_ssd_params *p, clssd_graph *g, char *err,
+                                    size_t err_size);
 /* Fills every weight tensor: conv weights from p->init, biases 0, L2Norm scale 20. */
 void clssd__graph_init_weights(clssd_graph *g, uint64_t seed, int32_t init);
 

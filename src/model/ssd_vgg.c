@@ -3,6 +3,7 @@
  * fc6 (3x3, dilation 6) and fc7 (1x1), conv4_3_norm, extras conv6_1..conv9_2 (conv10 for
  * the 512 layout), and 3x3 multibox heads. ReLUs are fused into the convolutions. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -165,13 +166,31 @@ static void prior_sizes(int32_t size, int coco, int32_t n_src, float *mins, floa
     for (int32_t i = 0; i < n_src; i++) steps[i] = 0.0f;
 }
 
-clssd_status clssd__ssd_vgg_build(const clssd_ssd_params *sp, clssd_graph *g, char *err,
+clssd_status clssd__ssd_vgg_build(const clssd_ssd_params *sp_in, clssd_graph *g, char *err,
                                   size_t err_size)
 {
-    if (!sp || sp->struct_size != sizeof *sp || sp->input_size < 64 || sp->input_size > 2048 ||
+    /* A caller built against an older clssd.h passes a shorter struct (one ending at `init`):
+     * copy what it has over the defaults, so the fields it does not know (arch) are 0. */
+    const size_t old_size = offsetof(clssd_ssd_params, init) + sizeof(int32_t);
+    if (!sp_in || sp_in->struct_size < old_size || sp_in->struct_size > sizeof *sp_in) {
+        snprintf(err, err_size, "bad SSD parameters (struct_size %u)",
+                 sp_in ? (unsigned)sp_in->struct_size : 0u);
+        return CLSSD_ERR_INVALID_ARG;
+    }
+    clssd_ssd_params full;
+    clssd_ssd_params_init(&full, 0, 0);
+    memcpy(&full, sp_in, sp_in->struct_size);
+    full.struct_size = (uint32_t)sizeof full;
+    if (full.arch == CLSSD_ARCH_TINY) return clssd__ssd_small_build(&full, g, err, err_size);
+    if (full.arch != CLSSD_ARCH_VGG16) {
+        snprintf(err, err_size, "unknown SSD architecture %d", full.arch);
+        return CLSSD_ERR_INVALID_ARG;
+    }
+    const clssd_ssd_params *sp = &full;
+    if (sp->input_size < 64 || sp->input_size > 2048 ||
         sp->n_classes < 2 || sp->n_classes > 10000 || sp->width_div < 1 || sp->width_div > 64) {
         snprintf(err, err_size, "bad SSD parameters (input %d, classes %d, width_div %d)",
-                 sp ? sp->input_size : 0, sp ? sp->n_classes : 0, sp ? sp->width_div : 0);
+                 sp->input_size, sp->n_classes, sp->width_div);
         return CLSSD_ERR_INVALID_ARG;
     }
     const int32_t S = sp->input_size;
