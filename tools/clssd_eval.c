@@ -27,7 +27,7 @@
 #include "data/dataset.h"
 #include "eval/eval.h"
 #include "image_io.h"
-#include "pr_plot.h"
+#include "plot.h"
 
 #define PROG "clssd-eval"
 #define MAX_BATCH 64
@@ -535,7 +535,7 @@ static int plot_voc(const char *dir, const clssd_gt_set *gt, const clssd_voc_res
         pct(b, sizeof b, r10 ? r10->classes[k].ap : NAN);
         snprintf(title, sizeof title, "%.40s  AP07 %s  AP10+ %s  (gt %zu)", gt->classes[k].name,
                  a, b, c->npos);
-        const pr_series s[2] = {
+        const plot_series s[2] = {
             {c->recall, c->precision, n, {blue[0], blue[1], blue[2]}, "precision, ranked", 0},
             {c->recall, env, n, {orange[0], orange[1], orange[2]}, "envelope (VOC2010+)", 1}};
         char safe[100];
@@ -578,7 +578,7 @@ static int plot_coco(const char *dir, const clssd_gt_set *gt, const clssd_coco_r
         pct(a, sizeof a, r->class_ap[k]);
         pct(b, sizeof b, r->class_ap50[k]);
         snprintf(title, sizeof title, "%.40s  AP %s  AP50 %s", gt->classes[k].name, a, b);
-        const pr_series s[3] = {
+        const plot_series s[3] = {
             {r->rec_thrs, p50, R, {blue[0], blue[1], blue[2]}, "IoU 0.50", 1},
             {r->rec_thrs, p75, R, {orange[0], orange[1], orange[2]}, "IoU 0.75", 1},
             {r->rec_thrs, pm, R, {green[0], green[1], green[2]}, "mean IoU .50:.95", 1}};
