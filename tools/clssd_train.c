@@ -585,6 +585,7 @@ int main(int argc, char **argv)
         const double eta = el / done_it * (double)(o.iters - iter - 1);
         fprintf(log, "%lld,%g,%.6f,%.6f,%.6f,%zu,%.2f,%.1f\n", (long long)iter + 1, lr, loss,
                 loc / o.iter_size, conf / o.iter_size, pos, ips, el);
+        if ((iter + 1) % 10 == 0) fflush(log); /* so a long run can be watched (tail -f) */
         if (!o.quiet && (tty || (iter + 1) % 50 == 0 || iter + 1 == o.iters)) {
             const int width = 24, filled = (int)(width * (iter + 1) / o.iters);
             fprintf(stderr, "%s[%.*s%*s] %lld/%ld loss %.3f (loc %.3f conf %.3f) lr %.2g %.1f img/s ETA %02d:%02d%s",
