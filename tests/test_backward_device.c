@@ -370,6 +370,10 @@ static const conv_spec conv_specs[] = {
     {"depthwise x2 3x3 p1, relu", 3, 5, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3, 0, 0, 1, 1, 0.0f},
     {"3x2 s(3,2) dil(2,1) g2 extra", 2, 8, 9, 2, 2, 3, 3, 2, 1, 0, 2, 1, 2, 0, 1, 1, 1, 0.0f},
     {"1x1 groups 2 (pointwise GEMMs)", 4, 3, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2, 0, 0, 1, 1, 0.0f},
+    /* wide rows: interior positions of clssd_pack_cols_t (weight gradient) and whole-row
+     * panels of clssd_pack_cols (the stride-1 input gradient's packing of dz) */
+    {"3x3 pad 1, wide rows", 5, 12, 37, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0.0f},
+    {"3x3 dil 2 pad 2, wide rows", 3, 10, 40, 8, 3, 3, 1, 1, 2, 2, 2, 2, 1, 0, 0, 0, 0, 0.0f},
 };
 
 static float conv_tol(size_t terms)

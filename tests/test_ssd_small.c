@@ -363,8 +363,8 @@ static void bench_one(int32_t S, int32_t batch, int32_t width_div)
     /* four distinct images repeated: the time does not depend on the content */
     const size_t n4 = make_batch(m, x, S, 4, gt);
 
-    /* the inference plan's forward (batch 1, the tuned convolution algorithms) before the
-     * trainer switches its packed convolutions to im2col + CLBlast */
+    /* the inference plan's forward (batch 1, the tuned convolution algorithms), for
+     * comparison with the trainer's forward (the same algorithms, batch `batch`) */
     const int32_t last = clssd__graph_find_node(&m->g, "mbox_conf");
     ck_assert_int_ge(last, 0);
     ck_assert_int_eq(clEnqueueWriteBuffer(g_ctx->queue, m->ex->bufs[m->g.input], CL_TRUE, 0,

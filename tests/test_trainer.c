@@ -14,6 +14,7 @@
  *   float noise).
  * - SGD: clssd_sgd_update against hand-worked numbers (momentum, weight decay, lr_mult /
  *   decay_mult, 1 / iter_size), and the trainer's update against the same rule.
+ * - repack: the device re-packing of the packed convolutions' weights against the host layout.
  * - overfitting: a few dozen steps on one fixed batch of two synthetic images must bring the
  *   loss well below its start. */
 #include <check.h>
@@ -211,6 +212,62 @@ static void sgd_launch(cl_mem w, cl_mem g, cl_mem v, float scale, float decay, f
     clReleaseKernel(k);
 }
 
+/* ---------------------------------------------------------------- packed weights refresh */
+
+/* The trainer keeps the PACKED convolution algorithms and re-packs their weights on the
+ * device after each update or write (clssd_pack_weights in cl/gemm.cl via
+ * clssd__conv2d_repack): random weights written into every packed convolution must come out
+ * of the device packing exactly as the host layout of clssd__conv2d_prepare puts them,
+ * Ap[((g*Mp + i)*K + k)*MR + r] = W[g*M + i*MR + r][k] with zero rows past M. */
+START_TEST(test_repack)
+{
+    clssd_model *m = tiny_ssd(11, CLSSD_INIT_MSRA);
+    clssd_trainer_params tp;
+    clssd__trainer_params_defaults(&tp, 1);
+    clssd_trainer *t = NULL;
+    EXPECT_OK(clssd__trainer_create(m, &tp, &t));
+    uint64_t rng = 12345;
+    int checked = 0;
+    for (int32_t b = 0; b < t->n_blobs; b++) {
+        const clssd_node *n = &m->g.nodes[t->blobs[b].node];
+        if (n->op != CLSSD_OP_CONV2D || t->blobs[b].tensor != n->weight) continue;
+        const int algo = clssd__conv2d_algo(g_ctx, &m->g, n);
+        if (algo != CLSSD_CONV_PACKED && algo != CLSSD_CONV_PACKED16) continue;
+        const size_t count = t->blobs[b].count;
+        float *w = xmalloc(count * sizeof(float));
+        for (size_t i = 0; i < count; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            w[i] = (float)((double)(rng >> 40) / (double)(1ULL << 24)) - 0.5f;
+        }
+        EXPECT_OK(clssd__trainer_write_weights(t, b, w));
+        const size_t MR = algo == CLSSD_CONV_PACKED16 ? 16 : 12, G = (size_t)n->p.conv.groups,
+                     M = (size_t)n->p.conv.cout / G, K = count / (G * M),
+                     Mp = (M + MR - 1) / MR, n_pk = G * Mp * MR * K;
+        float *want = xmalloc(n_pk * sizeof(float)), *got = xmalloc(n_pk * sizeof(float));
+        memset(want, 0, n_pk * sizeof(float));
+        for (size_t gi = 0; gi < G; gi++)
+            for (size_t mm = 0; mm < M; mm++)
+                for (size_t k = 0; k < K; k++)
+                    want[((gi * Mp + mm / MR) * K + k) * MR + mm % MR] = w[(gi * M + mm) * K + k];
+        cl_mem ap = t->ex->aux[t->blobs[b].node];
+        ck_assert_ptr_nonnull(ap);
+        ck_assert_int_eq(clEnqueueReadBuffer(g_ctx->queue, ap, CL_TRUE, 0, n_pk * sizeof(float),
+                                             got, 0, NULL, NULL),
+                         CL_SUCCESS);
+        ck_assert_msg(memcmp(want, got, n_pk * sizeof(float)) == 0,
+                      "%s: device packing differs from the host layout", n->name);
+        checked++;
+        free(w);
+        free(want);
+        free(got);
+    }
+    printf("  repack: %d packed convolutions re-packed on the device, bit-identical\n", checked);
+    if (!g_ctx->info.is_gpu) ck_assert_int_gt(checked, 0); /* CPUs pick PACKED */
+    clssd__trainer_destroy(t);
+    clssd_model_destroy(m);
+}
+END_TEST
+
 START_TEST(test_sgd_rule)
 {
     /* Hand-worked: grad summed over iter_size 2 (scale 0.5), lr 0.01, momentum 0.9, weight
@@ -395,6 +452,7 @@ END_TEST
 
 static void add_cases(TCase *tc)
 {
+    tcase_add_test(tc, test_repack);
     tcase_add_test(tc, test_sgd_rule);
     tcase_add_test(tc, test_gradients);
     tcase_add_test(tc, test_overfit);

@@ -10,11 +10,22 @@
  * nothing waits for it, and the temporaries are released in a way that is safe with work
  * still queued (OpenCL keeps a buffer alive until the kernels using it are done).
  * Errors: CLSSD_ERR_INVALID_ARG where the reference would refuse the arguments or a required
- * buffer is missing; OpenCL and CLBlast codes pass through with ctx's last error set. */
+ * buffer is missing; OpenCL codes pass through with ctx's last error set. */
 #ifndef CLSSD_TRAIN_BACKWARD_H
 #define CLSSD_TRAIN_BACKWARD_H
 
 #include "clssd_internal.h"
+
+/* Reusable temporaries of the convolution's backward (masked dz, packed operands, column
+ * gradient), grown on demand and kept between calls: the trainer holds one, because creating
+ * and first touching tens of MB per call cost more than the small layers' arithmetic.
+ * Zero-initialise; clssd__bwd_ws_release frees (NULL is fine). One thread at a time. */
+#define CLSSD_BWD_WS_SLOTS 6
+typedef struct clssd_bwd_ws {
+    cl_mem buf[CLSSD_BWD_WS_SLOTS];
+    size_t bytes[CLSSD_BWD_WS_SLOTS];
+} clssd_bwd_ws;
+void clssd__bwd_ws_release(clssd_bwd_ws *ws);
 
 typedef struct clssd_bwd_args {
     const clssd_node *node; /* params and out (per image) set by infer */
@@ -24,6 +35,7 @@ typedef struct clssd_bwd_args {
     cl_mem y;               /* the forward output: CONV2D with a fused ReLU only (its mask) */
     cl_mem weight;          /* CONV2D weights [cout][C/groups][kh][kw], L2NORM scale */
     clssd_shape weight_shape; /* checked against the node when its count is not 0 */
+    clssd_bwd_ws *ws;       /* CONV2D: temporaries to reuse; NULL: created per call */
 } clssd_bwd_args;
 
 /* ReLU / leaky / capped: dx = dy * relu'(x) (clssd__relu_backward_ref's rules). */
@@ -42,15 +54,19 @@ clssd_status clssd__l2norm_backward(clssd_context *ctx, const clssd_bwd_args *a,
 /* Conv2d with stride, padding (ph_extra / pw_extra included), dilation, groups and the fused
  * ReLU / ReLU6, whose mask is read from the forward output a->y: gradient passes where
  * 0 < y (and y < relu_max when capped), which is exactly where 0 < z (< relu_max) for the
- * pre-activation z that produced y. Per image: im2col (the forward's kernel), then per group
- *   dweight_g += dz_g . col_g^T            (CLBlastSgemm, beta 1 after the first image)
- *   dcol_g     = weight_g^T . dz_g         (CLBlastSgemm), dx = col2im(dcol)
- * (a 1x1 / stride 1 / unpadded convolution uses x and dx as the column matrices); dbias by
- * clssd_bias_backward. dx, dweight, dbias may each be NULL to skip it. The column matrices
- * are built for chunks of output rows, at most 64 MB each (the forward's im2col budget), so
- * SSD300's conv1_2 does not need 2 x 207 MB: dweight adds up over chunks through beta, dx
- * through col2im's accumulate mode. Temporaries: the two chunk buffers (im2col and its
- * gradient), plus the masked dy with a fused ReLU. */
+ * pre-activation z that produced y. Both GEMMs run cl/gemm.cl's packed kernel:
+ *   dweight_g = dz_g . col_g^T   one GEMM per group over the positions of the whole batch
+ *                                (dz and the transposed im2col packed as panels, in chunks
+ *                                of positions that add up through the GEMM's accumulate)
+ *   dcol_g = weight_g^T . dz_g   (strided convolutions) per image and chunk of output
+ *                                rows, W^T packed once per call; dx = col2im(dcol)
+ * dbias by clssd_bias_partial / clssd_bias_sum, whose first pass also applies the ReLU
+ * mask. dx, dweight, dbias may each be NULL to skip it. The chunks keep the packed operands
+ * and the column gradient within 8 MB (col_bytes in _ex), so SSD300's conv1_2 needs no
+ * 2 x 207 MB: dx adds up over row chunks through col2im's accumulate mode. Temporaries
+ * come from a->ws when set. Stride-1 convolutions (no extra padding, pad <= (k-1)*dilation)
+ * compute dx instead as the forward's packed convolution of dz with the flipped,
+ * channel-swapped weights: no column gradient, no col2im. */
 clssd_status clssd__conv2d_backward(clssd_context *ctx, const clssd_bwd_args *a, cl_mem dy,
                                     cl_mem dx, cl_mem dweight, cl_mem dbias);
 /* The same with the chunk budget in bytes (0: the default); the tests use a small one to
@@ -58,5 +74,11 @@ clssd_status clssd__conv2d_backward(clssd_context *ctx, const clssd_bwd_args *a,
 clssd_status clssd__conv2d_backward_ex(clssd_context *ctx, const clssd_bwd_args *a, cl_mem dy,
                                        cl_mem dx, cl_mem dweight, cl_mem dbias,
                                        size_t col_bytes);
+
+/* Re-packs node n's weights for the PACKED / PACKED16 forward (cl/gemm.cl's A panels, the
+ * layout of clssd__conv2d_prepare) from its device weight buffer ex->weights[n->weight],
+ * into the buffer prepare made: the trainer calls it after each SGD update, so the forward
+ * keeps the fast packed GEMM without a host round trip. Other algorithms: nothing to do. */
+clssd_status clssd__conv2d_repack(clssd_exec *ex, const clssd_node *n);
 
 #endif

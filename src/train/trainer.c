@@ -3,7 +3,9 @@
  * design-notes 10); the backward walks the nodes in reverse index order, which is a reverse
  * topological order because a node's sources always precede it (clssd__graph_add). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "train/backward.h"
 #include "train/trainer.h"
@@ -58,19 +60,9 @@ void clssd__trainer_destroy(clssd_trainer *t)
     clssd_context *ctx = t->ctx;
     clssd_model *m = t->m;
     if (ctx->queue) clFinish(ctx->queue);
-    /* Leave the model detecting with the trained weights and its own algorithm choices. */
+    /* Leave the model detecting with the trained weights. */
     if (t->ex && t->n_blobs > 0 && clssd__trainer_sync(t) != CLSSD_OK)
         clssd__log(ctx, CLSSD_LOG_WARN, "trainer: weights not copied back into the model");
-    if (t->saved_algo) {
-        for (int32_t i = 0; i < m->g.n_nodes; i++)
-            m->g.nodes[i].algo = t->saved_algo[i];
-        if (m->ex)
-            for (int32_t i = 0; i < m->g.n_nodes; i++)
-                if (clssd__ops[m->g.nodes[i].op].prepare &&
-                    clssd__ops[m->g.nodes[i].op].prepare(m->ex, &m->g.nodes[i]) != CLSSD_OK)
-                    clssd__log(ctx, CLSSD_LOG_WARN, "trainer: re-preparing '%s' failed",
-                               m->g.nodes[i].name);
-    }
     if (t->dbufs)
         for (int32_t i = 0; i < m->g.n_nodes; i++)
             release(&t->dbufs[i]);
@@ -81,11 +73,11 @@ void clssd__trainer_destroy(clssd_trainer *t)
     release(&t->scratch_x);
     release(&t->scratch_w);
     release(&t->scratch_b);
+    clssd__bwd_ws_release(&t->ws);
     clssd__exec_destroy(t->ex);
     clssd__free(t->dbufs);
     clssd__free(t->blobs);
     clssd__free(t->blob_of_tensor);
-    clssd__free(t->saved_algo);
     clssd__free(t->need);
     clssd__free(t->fresh);
     clssd__free(t->priors);
@@ -295,19 +287,11 @@ static clssd_status create_inner(clssd_trainer *t)
     t->need = clssd__calloc(N, 1);
     t->fresh = clssd__calloc(N, 1);
     t->dbufs = clssd__calloc(N, sizeof(cl_mem));
-    t->saved_algo = clssd__malloc(N);
-    if (!t->need || !t->fresh || !t->dbufs || !t->saved_algo) return CLSSD_ERR_OUT_OF_MEMORY;
-    for (size_t i = 0; i < N; i++)
-        t->saved_algo[i] = g->nodes[i].algo;
+    if (!t->need || !t->fresh || !t->dbufs) return CLSSD_ERR_OUT_OF_MEMORY;
     CLSSD_TRY(plan_backward(t));
     CLSSD_TRY(make_blobs(t));
-    /* Packed convolutions read weights packed once at prepare time; the CLBlast path reads
-     * the weight buffer itself, so an update is visible to the next forward as it is. */
-    for (size_t i = 0; i < N; i++) {
-        clssd_node *n = &g->nodes[i];
-        if (n->op == CLSSD_OP_CONV2D && is_packed(clssd__conv2d_algo(ctx, g, n)))
-            n->algo = CLSSD_CONV_IM2COL_CLBLAST;
-    }
+    /* The plan keeps the tuned algorithms: packed convolutions read weights packed at
+     * prepare time, which repack() refreshes from the device weights after each update. */
     CLSSD_TRY(clssd__exec_create(ctx, g, t->p.max_batch, &t->ex));
     CLSSD_TRY(make_buffers(t));
     const size_t P = t->n_priors, C = (size_t)t->n_classes, B = (size_t)t->p.max_batch;
@@ -528,6 +512,7 @@ static clssd_status node_backward(clssd_trainer *t, int32_t j, int32_t batch)
     a.batch = batch;
     a.x_shape = g->nodes[src].out;
     a.x = t->ex->bufs[src];
+    a.ws = &t->ws;
     cl_mem dx = dx_target(t, src);
     switch (n->op) {
     case CLSSD_OP_RELU:
@@ -586,9 +571,23 @@ clssd_status clssd__trainer_forward_backward(clssd_trainer *t, const float *inpu
                                            B * P * C * sizeof(float), t->h_dconf, 0, NULL, NULL));
         t->fresh[t->conf_node] = 1;
     }
+    /* CLSSD_TRAIN_PROFILE=1: wait after every node and print its backward time to stderr
+     * (slower; a developer's tool for finding where the time goes, off unless asked for) */
+    const char *pe = getenv("CLSSD_TRAIN_PROFILE");
+    const int prof = pe && *pe && strcmp(pe, "0") != 0;
+    if (prof) clFinish(ctx->queue);
     for (int32_t j = t->last_node; j >= 0; j--) {
         if (!t->need[j] || !t->fresh[j]) continue; /* no gradient reached it: zero */
+        struct timespec t0, t1;
+        if (prof) clock_gettime(CLOCK_MONOTONIC, &t0);
         clssd_status s = node_backward(t, j, batch);
+        if (prof) {
+            clFinish(ctx->queue);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            const clssd_node *n = &t->m->g.nodes[j];
+            fprintf(stderr, "backward %-24s %-8s %7.3f ms\n", n->name, clssd__ops[n->op].name,
+                    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
+        }
         if (s != CLSSD_OK) {
             clFinish(ctx->queue);
             return s;
@@ -607,6 +606,21 @@ void clssd__trainer_zero_grad(clssd_trainer *t)
 }
 
 /* ---------------------------------------------------------------- SGD */
+
+/* The packed forward weights of the convolutions whose weight is a blob, from the device
+ * weights (after an update or a write): once per update, not per image. */
+static clssd_status repack(clssd_trainer *t, int32_t only_blob)
+{
+    const clssd_graph *g = &t->m->g;
+    for (int32_t b = 0; b < t->n_blobs; b++) {
+        if (only_blob >= 0 && b != only_blob) continue;
+        const clssd_node *n = &g->nodes[t->blobs[b].node];
+        if (n->op == CLSSD_OP_CONV2D && t->blobs[b].tensor == n->weight &&
+            is_packed(clssd__conv2d_algo(t->ctx, g, n)))
+            CLSSD_TRY(clssd__conv2d_repack(t->ex, n));
+    }
+    return CLSSD_OK;
+}
 
 clssd_status clssd__trainer_update(clssd_trainer *t, float lr)
 {
@@ -634,6 +648,7 @@ clssd_status clssd__trainer_update(clssd_trainer *t, float lr)
         if (s == CLSSD_OK) s = enqueue1(ctx, k, bl->count);
     }
     clReleaseKernel(k);
+    if (s == CLSSD_OK) s = repack(t, -1);
     if (s != CLSSD_OK) {
         clFinish(ctx->queue);
         return s;
@@ -721,7 +736,7 @@ clssd_status clssd__trainer_write_weights(clssd_trainer *t, int32_t b, const flo
     const clssd_train_blob *bl = &t->blobs[b];
     CLSSD_CL(ctx, clEnqueueWriteBuffer(ctx->queue, t->ex->weights[bl->tensor], CL_TRUE, 0,
                                        bl->count * sizeof(float), host, 0, NULL, NULL));
-    return CLSSD_OK;
+    return repack(t, b);
 }
 
 clssd_status clssd__trainer_sync(clssd_trainer *t)

@@ -16,13 +16,14 @@
  *
  * The trainer owns its own execution plan (sized for max_batch) whose trainable weight
  * buffers are read-write and hold the current weights; the model's own plan and host
- * tensors are updated by clssd__trainer_sync (and by destroy). While a trainer exists it
- * switches the model's PACKED convolutions to IM2COL_CLBLAST, which reads the weight
- * buffers directly, so an SGD update needs no re-packing; destroy restores the choices and
- * re-packs the model's plan. Use one trainer per model at a time, from one thread. */
+ * tensors are updated by clssd__trainer_sync (and by destroy). The plan keeps the model's
+ * tuned convolution algorithms; the PACKED ones read weights packed at plan time, which the
+ * trainer re-packs on the device (clssd__conv2d_repack) after each update and weight write.
+ * Use one trainer per model at a time, from one thread. */
 #ifndef CLSSD_TRAIN_TRAINER_H
 #define CLSSD_TRAIN_TRAINER_H
 
+#include "train/backward.h"
 #include "train/train.h"
 
 typedef struct clssd_trainer_params {
@@ -65,10 +66,10 @@ typedef struct clssd_trainer {
     uint8_t *fresh;                         /* per node, during one backward: gradient written */
     cl_mem *dbufs;                          /* per node with need: d loss / d output */
     cl_mem scratch_x, scratch_w, scratch_b; /* second contributions before their add */
+    clssd_bwd_ws ws;                        /* the convolution backward's temporaries */
     clssd_train_blob *blobs;
     int32_t n_blobs;
     int32_t *blob_of_tensor; /* per graph tensor: index into blobs, or -1 */
-    uint8_t *saved_algo;     /* per node: the conv algorithm before training */
     int32_t n_accum;         /* sub-batches accumulated since the last update */
     int64_t iter;            /* updates done */
 } clssd_trainer;
@@ -78,8 +79,8 @@ typedef struct clssd_trainer {
  * on a trainable path; the message names it), OpenCL / memory errors. */
 clssd_status clssd__trainer_create(clssd_model *m, const clssd_trainer_params *p,
                                    clssd_trainer **out);
-/* Syncs the weights into the model (clssd__trainer_sync, best effort), restores the model's
- * convolution algorithms, re-prepares its plan and frees everything. NULL is fine. */
+/* Syncs the weights into the model (clssd__trainer_sync, best effort: it also re-packs the
+ * model plan's packed convolutions) and frees everything. NULL is fine. */
 void clssd__trainer_destroy(clssd_trainer *t);
 
 /* Forward of `batch` (1..max_batch) preprocessed images, float NCHW as the INPUT node
