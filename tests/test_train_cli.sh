@@ -63,4 +63,29 @@ run init --data "$T/data" "${NET[@]}" --init "$T/m.clssd" --iters 1 --out "$T/i.
 check "--init from a trained model: exit 0 (got $rc)" test "$rc" -eq 0
 check "--init: every tensor copied" grep -q "tensors copied, 0 keep" "$T/init.err"
 
+# The same images as COCO instances JSON (file_name relative to --images, crowd regions skipped).
+python3 - "$T/data" "$T/coco.json" <<'PY'
+import json, os, sys, xml.etree.ElementTree as ET
+d, out = sys.argv[1], sys.argv[2]
+names = [l.strip() for l in open(os.path.join(d, "labels.txt")) if l.strip()]
+imgs, anns = [], []
+for k, f in enumerate(sorted(os.listdir(os.path.join(d, "Annotations")))):
+    r = ET.parse(os.path.join(d, "Annotations", f)).getroot()
+    imgs.append({"id": k + 1, "file_name": f[:-4] + ".jpg",
+                 "width": int(r.find("size/width").text), "height": int(r.find("size/height").text)})
+    for o in r.findall("object"):
+        b = [float(o.find("bndbox/" + t).text) for t in ("xmin", "ymin", "xmax", "ymax")]
+        anns.append({"id": len(anns) + 1, "image_id": k + 1, "category_id": names.index(o.find("name").text) + 1,
+                     "bbox": [b[0] - 1, b[1] - 1, b[2] - b[0] + 1, b[3] - b[1] + 1], "iscrowd": 0})
+json.dump({"images": imgs, "annotations": anns,
+           "categories": [{"id": i + 1, "name": n} for i, n in enumerate(names)]}, open(out, "w"))
+PY
+run coco --data "$T/coco.json" --images "$T/data/JPEGImages" "${NET[@]}" --iters 2 --out "$T/c.clssd" --quiet
+check "COCO instances JSON as the dataset: exit 0 (got $rc)" test "$rc" -eq 0
+check "COCO dataset: the model is written and carries the category names" \
+    grep -q "star" <("$BUILD/clssd-eval" --gt "$T/coco.json" --model "$T/c.clssd" --images "$T/data/JPEGImages" --metric voc10)
+run coco_noimages --data "$T/coco.json" "${NET[@]}" --iters 1 --out "$T/c2.clssd" --quiet
+check "COCO dataset without --images: exit 1, a missing image named (got $rc)" \
+    bash -c '[[ $1 -eq 1 ]] && grep -q "[0-9]\.jpg: cannot open" "$2"' _ "$rc" "$T/coco_noimages.err"
+
 cli_summary

@@ -40,8 +40,11 @@ static void usage(FILE *f)
             "ImageSets/Main/trainval.txt) with the SSD paper's loss, matching, hard negative\n"
             "mining, augmentation and SGD (momentum 0.9, weight decay 5e-4).\n"
             "\n"
-            "  --data DIR          the dataset (e.g. made by clssd-synth)\n"
-            "  --image-set NAME    ImageSets/Main/NAME.txt (default trainval)\n"
+            "  --data DIR|JSON     a VOC-layout dataset (e.g. made by clssd-synth), or COCO\n"
+            "                      instances JSON (crowd regions are not trained on)\n"
+            "  --image-set NAME    VOC: ImageSets/Main/NAME.txt (default trainval)\n"
+            "  --images DIR        COCO: where the images' file_name paths start (default:\n"
+            "                      the JSON's directory)\n"
             "  --model M           ssd300 / ssd512: VGG16 SSD; tiny: a small SSD for CPUs;\n"
             "                      FILE.clssd: continue from a model (same classes)\n"
             "  --size S            input size for tiny (default 128) or other VGG sizes\n"
@@ -73,7 +76,7 @@ static void usage(FILE *f)
 }
 
 typedef struct options {
-    const char *data, *image_set, *model, *init, *out, *log, *plot, *resume;
+    const char *data, *image_set, *images, *model, *init, *out, *log, *plot, *resume;
     int size, width_div, batch, iter_size, workers, augment, quiet, platform, device;
     long iters, snapshot, warmup;
     double lr, gamma;
@@ -119,7 +122,7 @@ static int parse_args(int argc, char **argv, options *o, int *help)
             "--data",  "--model",   "--size",   "--width-div", "--init",   "--iters",
             "--batch", "--iter-size", "--lr",   "--lr-steps",  "--gamma",  "--out",
             "--snapshot", "--log",  "--plot",   "--resume",    "--seed",   "--workers",
-            "--device", "--warmup", "--image-set"};
+            "--device", "--warmup", "--image-set", "--images"};
         const char *v = NULL;
         const int opt = cli_value_option(argc, argv, &i, with_value,
                                          (int)(sizeof with_value / sizeof *with_value), PROG, &v);
@@ -171,6 +174,7 @@ static int parse_args(int argc, char **argv, options *o, int *help)
                   o->device < 0;
             break;
         case 20: o->image_set = v; break;
+        case 21: o->images = v; break;
         default: break;
         }
         if (bad) {
@@ -188,7 +192,10 @@ static int dataset_classes(const options *o, char ***names, size_t *n)
 {
     char err[512];
     clssd_gt_set *gt = NULL;
-    if (clssd__gt_load_voc_dir(o->data, o->image_set, &gt, err, sizeof err) != CLSSD_OK) {
+    const clssd_status st = ends_with(o->data, ".json")
+                                ? clssd__gt_load_coco(o->data, &gt, err, sizeof err)
+                                : clssd__gt_load_voc_dir(o->data, o->image_set, &gt, err, sizeof err);
+    if (st != CLSSD_OK) {
         fprintf(stderr, PROG ": cannot read the dataset %s: %s\n", o->data, err);
         return -1;
     }
@@ -499,6 +506,7 @@ int main(int argc, char **argv)
     const clssd_graph *g = &model->g;
     train_data_params dp = {.dir = o.data,
                             .image_set = o.image_set,
+                            .images_dir = o.images,
                             .pre = &g->pre,
                             .labels = (const char *const *)g->labels,
                             .n_labels = g->n_labels,

@@ -381,7 +381,10 @@ int train_data_open(const train_data_params *p, train_data **out, char *err, siz
 
     clssd_gt_set *g = NULL;
     char why[512];
-    const clssd_status st = clssd__gt_load_voc_dir(p->dir, p->image_set, &g, why, sizeof why);
+    const size_t dl = strlen(p->dir);
+    const int coco = dl > 5 && !strcmp(p->dir + dl - 5, ".json");
+    const clssd_status st = coco ? clssd__gt_load_coco(p->dir, &g, why, sizeof why)
+                                 : clssd__gt_load_voc_dir(p->dir, p->image_set, &g, why, sizeof why);
     if (st != CLSSD_OK) {
         set_err(err, errcap, "%s: %s", p->dir, why);
         return -1;
@@ -451,8 +454,19 @@ int train_data_open(const train_data_params *p, train_data **out, char *err, siz
             set_err(err, errcap, "%s: image '%s' has no file", p->dir, g->images[i].id);
             goto fail;
         }
-        d->images[i].file = dup_str(g->images[i].file);
-        if (!d->images[i].file) goto oom;
+        if (coco) { /* file_name is relative to the images directory */
+            const char *base = p->images_dir;
+            const char *slash = strrchr(p->dir, '/');
+            const size_t blen = base ? strlen(base) : slash ? (size_t)(slash - p->dir) : 1;
+            const size_t n = blen + 1 + strlen(g->images[i].file) + 1;
+            d->images[i].file = malloc(n);
+            if (!d->images[i].file) goto oom;
+            snprintf(d->images[i].file, n, "%.*s/%s", (int)blen,
+                     base ? base : slash ? p->dir : ".", g->images[i].file);
+        } else {
+            d->images[i].file = dup_str(g->images[i].file);
+            if (!d->images[i].file) goto oom;
+        }
         d->images[i].width = g->images[i].width;
         d->images[i].height = g->images[i].height;
     }
@@ -460,6 +474,7 @@ int train_data_open(const train_data_params *p, train_data **out, char *err, siz
     for (size_t i = 0; i < g->n_objects; i++) {
         const clssd_gt_object *o = &g->objects[i];
         if (o->difficult && !p->use_difficult) continue;
+        if (o->iscrowd) continue; /* a crowd region is no single object to match a prior to */
         td_image *ti = &d->images[o->image];
         if (ti->n == 0) ti->first = d->n_objs;
         td_obj *t = &d->objs[d->n_objs++];

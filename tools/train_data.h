@@ -34,8 +34,11 @@
 typedef struct train_data train_data;
 
 typedef struct train_data_params {
-    const char *dir;             /* VOC-layout dataset directory */
-    const char *image_set;       /* ImageSets/Main/<image_set>.txt, e.g. "trainval" */
+    const char *dir;             /* VOC-layout dataset directory, or a COCO instances JSON
+                                    (*.json; crowd regions are not trained on) */
+    const char *image_set;       /* VOC: ImageSets/Main/<image_set>.txt, e.g. "trainval" */
+    const char *images_dir;      /* COCO: where the file_name paths start (NULL: the JSON's
+                                    directory) */
     const clssd_op_params *pre;  /* the model graph's preprocessing; out_w x out_h = input size */
     const char *const *labels;   /* the model's label names, [0] = background */
     int32_t n_labels;            /* >= 2 */
