@@ -4,7 +4,7 @@
  *               [--init FILE] [--iters N] [--batch N] [--iter-size K] [--lr LR]
  *               [--lr-steps A,B,..] [--gamma G] [--out FILE] [--snapshot N] [--log CSV]
  *               [--plot PNG] [--seed S] [--workers N] [--no-augment] [--device P:D]
- *               [--resume STATE] [--quiet]
+ *               [--resume STATE] [--new-classes] [--quiet]
  *
  * The work is the library's (src/train: augmentation, matching, MultiBox loss, backward
  * passes, SGD); this file wires the data loader (tools/train_data.c) to the trainer, prints
@@ -46,7 +46,11 @@ static void usage(FILE *f)
             "  --images DIR        COCO: where the images' file_name paths start (default:\n"
             "                      the JSON's directory)\n"
             "  --model M           ssd300 / ssd512: VGG16 SSD; tiny: a small SSD for CPUs;\n"
-            "                      FILE.clssd: continue from a model (same classes)\n"
+            "                      FILE.clssd: continue from a model (same classes), or\n"
+            "                      fine-tune it on new classes (see --new-classes)\n"
+            "  --new-classes       give a FILE.clssd model fresh conf heads for background +\n"
+            "                      the dataset's classes (base, extras and loc heads kept);\n"
+            "                      automatic when its labels do not cover the dataset's\n"
             "  --size S            input size for tiny (default 128) or other VGG sizes\n"
             "  --width-div D       divide every layer's channels by D (default 1)\n"
             "  --init FILE         start from this .clssd's weights where names and shapes\n"
@@ -78,6 +82,7 @@ static void usage(FILE *f)
 typedef struct options {
     const char *data, *image_set, *images, *model, *init, *out, *log, *plot, *resume;
     int size, width_div, batch, iter_size, workers, augment, quiet, platform, device;
+    int new_classes; /* --new-classes: retarget a FILE.clssd to the dataset's classes */
     long iters, snapshot, warmup;
     double lr, gamma;
     int64_t steps[MAX_STEPS];
@@ -116,6 +121,10 @@ static int parse_args(int argc, char **argv, options *o, int *help)
         }
         if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--new-classes")) {
+            o->new_classes = 1;
             continue;
         }
         static const char *const with_value[] = {
@@ -236,6 +245,18 @@ static int set_labels(clssd_model *m, char **names, size_t n)
         g->n_labels = (int32_t)i + 1;
     }
     return 0;
+}
+
+/* Whether every dataset class is one of the model's labels (label 0 is the background). */
+static int labels_cover(const clssd_model *m, char **names, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        int found = 0;
+        for (int32_t i = 1; i < m->g.n_labels && !found; i++)
+            found = m->g.labels[i] && !strcmp(m->g.labels[i], names[k]);
+        if (!found) return 0;
+    }
+    return 1;
 }
 
 /* --init: copy every tensor whose name and shape match; the others keep their init. */
@@ -473,6 +494,32 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": cannot %s %s: %s\n  %s\n", is_tiny ? "build" : "load", o.model,
                 clssd_status_string(s), clssd_last_error(ctx));
         goto done;
+    }
+    const int from_file = !is_tiny && strcmp(o.model, "ssd300") && strcmp(o.model, "ssd512");
+    if (from_file && (o.new_classes || !labels_cover(model, names, n_names))) {
+        /* A model trained on other classes: keep its features and box regression, give it
+         * new classification heads for the dataset (fine-tuning, issue 6). */
+        if (o.resume) {
+            fprintf(stderr, PROG ": --resume continues a model on its own classes; %s needs new "
+                            "ones (drop --resume or --new-classes)\n", o.model);
+            goto done;
+        }
+        const char **labs = calloc(n_names + 1, sizeof *labs);
+        if (!labs) goto oom;
+        labs[0] = "background";
+        for (size_t k = 0; k < n_names; k++) labs[k + 1] = names[k];
+        clssd_model_info old_info;
+        clssd_model_get_info(model, &old_info);
+        s = clssd__model_retarget_classes(model, (int32_t)n_names + 1, labs, o.seed);
+        free(labs);
+        if (s != CLSSD_OK) {
+            fprintf(stderr, PROG ": cannot retarget %s to the dataset's %zu classes: %s\n  %s\n",
+                    o.model, n_names, clssd_status_string(s), clssd_last_error(ctx));
+            goto done;
+        }
+        fprintf(stderr, PROG ": %s: new conf heads for background + %zu dataset classes "
+                        "(was %d classes); base, extras and loc heads kept\n",
+                o.model, n_names, old_info.n_classes);
     }
     if (o.init) {
         s = clssd_model_load(ctx, o.init, &init);

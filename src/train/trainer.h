@@ -117,6 +117,19 @@ clssd_status clssd__trainer_sync(clssd_trainer *t);
 clssd_status clssd__trainer_write_weights(clssd_trainer *t, int32_t b, const float *host);
 clssd_status clssd__trainer_read_weights(clssd_trainer *t, int32_t b, float *host);
 
+/* Retargets a Caffe-style SSD (conf heads -> PERMUTE -> CONCAT -> SOFTMAX -> NMS) to
+ * n_classes classes (background included) for fine-tuning on another dataset: every CONV2D conf
+ * head gets A * n_classes output channels (A = its priors per cell) with fresh weights (Caffe
+ * xavier from seed, zero biases); the softmax group, the NMS's n_classes and the labels follow.
+ * The base, the extra layers, the loc heads and the priors are kept bit for bit. labels: NULL
+ * ("background", "class1", ...) or n_classes names, [0] the background. The model's plan is
+ * rebuilt; call it with no trainer on m. On failure m is unchanged. Errors:
+ * CLSSD_ERR_INVALID_ARG (n_classes < 2, a NULL label), CLSSD_ERR_UNSUPPORTED (scores not a
+ * softmax, e.g. the sigmoid-scored TF SSDLite, or heads it cannot identify; the message says
+ * which), memory / OpenCL errors. (src/train/retarget.c) */
+clssd_status clssd__model_retarget_classes(clssd_model *m, int32_t n_classes,
+                                           const char *const *labels, uint64_t seed);
+
 /* Caffe's "multistep" policy: base_lr * gamma ^ (number of steps[i] <= iter); steps
  * ascending. */
 float clssd__lr_multistep(float base_lr, float gamma, const int64_t *steps, size_t n_steps,
