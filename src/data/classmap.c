@@ -117,15 +117,10 @@ clssd_status clssd__class_map_load(const char *spec, clssd_class_map *out, char 
     if (s != CLSSD_OK) return s;
     clssd__strtab seen = {0};
     size_t line = 0, i = 0;
-    while (i < len) {
+    const char *ln;
+    size_t ll;
+    while (clssd__data_next_line(text, len, &i, &ln, &ll)) {
         line++;
-        size_t e = i;
-        while (e < len && text[e] != '\n')
-            e++;
-        const char *ln = text + i;
-        size_t ll = e - i;
-        i = e + 1;
-        if (ll && ln[ll - 1] == '\r') ll--;
         trim_blank(&ln, &ll);
         if (!ll || ln[0] == '#') continue;
         for (size_t k = 0; k < ll; k++)

@@ -15,6 +15,21 @@ clssd_status clssd__data_fail(char *err, size_t errcap, clssd_status s, const ch
 #endif
     ;
 
+/* Inside a reader with locals `s` (status), `err`, `errcap`, `path` and a `fail:` label: record
+ * "path: what" as CLSSD_ERR_BAD_MODEL (or out of memory) and jump to the cleanup. */
+#define CLSSD__DATA_BAD(...)                                                                       \
+    do {                                                                                           \
+        char m_[200];                                                                              \
+        snprintf(m_, sizeof m_, __VA_ARGS__);                                                      \
+        s = clssd__data_fail(err, errcap, CLSSD_ERR_BAD_MODEL, "%s: %s", path, m_);                \
+        goto fail;                                                                                 \
+    } while (0)
+#define CLSSD__DATA_OOM()                                                                          \
+    do {                                                                                           \
+        s = clssd__data_fail(err, errcap, CLSSD_ERR_OUT_OF_MEMORY, "%s: out of memory", path);     \
+        goto fail;                                                                                 \
+    } while (0)
+
 /* Reads a whole file (at most CLSSD_DATA_MAX_FILE bytes) into a NUL-terminated buffer from
  * clssd__malloc. CLSSD_ERR_IO "path: cannot open: reason", CLSSD_ERR_BAD_MODEL when too big. */
 clssd_status clssd__data_read_file(const char *path, char **out, size_t *len, char *err,
@@ -32,6 +47,11 @@ int clssd__data_number(const char *s, size_t n, double *out);
 int clssd__data_int(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *out);
 /* s[0..n) all decimal digits (1..18 of them): 1 and the value; else 0. */
 int clssd__data_digits(const char *s, size_t n, int64_t *out);
+
+/* The next line of text[0..len) from *pos: *ln, *ll = its start and length without the '\n'
+ * and a trailing '\r'; *pos moves past it. 0 when no line is left. */
+int clssd__data_next_line(const char *text, size_t len, size_t *pos, const char **ln,
+                          size_t *ll);
 
 /* A copy of s[0..n) with a NUL, from clssd__malloc (NULL when out of memory). */
 char *clssd__data_strndup(const char *s, size_t n);

@@ -50,19 +50,6 @@ static int box4(const clssd_json *b, double v[4])
     return 1;
 }
 
-#define BAD(...)                                                                                   \
-    do {                                                                                           \
-        char m_[200];                                                                              \
-        snprintf(m_, sizeof m_, __VA_ARGS__);                                                      \
-        s = clssd__data_fail(err, errcap, CLSSD_ERR_BAD_MODEL, "%s: %s", path, m_);                \
-        goto fail;                                                                                 \
-    } while (0)
-#define OOM()                                                                                      \
-    do {                                                                                           \
-        s = clssd__data_fail(err, errcap, CLSSD_ERR_OUT_OF_MEMORY, "%s: out of memory", path);     \
-        goto fail;                                                                                 \
-    } while (0)
-
 clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *gt,
                                           const clssd_class_map *map, clssd_det_set *out, char *err,
                                           size_t errcap)
@@ -73,25 +60,27 @@ clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *
     clssd_json *root;
     clssd_status s = clssd__data_read_json(path, &root, err, errcap);
     if (s != CLSSD_OK) return s;
-    if (root->type != CLSSD_JSON_OBJECT) BAD("the top level is not an object");
+    if (root->type != CLSSD_JSON_OBJECT) CLSSD__DATA_BAD("the top level is not an object");
     const clssd_json *images = clssd__json_get(root, "images");
-    if (!images || images->type != CLSSD_JSON_ARRAY) BAD("no \"images\" array");
+    if (!images || images->type != CLSSD_JSON_ARRAY) CLSSD__DATA_BAD("no \"images\" array");
     /* validate the layout and count first, so the array is allocated once */
     size_t total = 0;
     for (size_t i = 0; i < images->n_items; i++) {
         const clssd_json *e = &images->items[i];
-        if (e->type != CLSSD_JSON_OBJECT) BAD("images[%zu]: not an object", i);
+        if (e->type != CLSSD_JSON_OBJECT) CLSSD__DATA_BAD("images[%zu]: not an object", i);
         const clssd_json *f = clssd__json_get(e, "file");
-        if (!f || f->type != CLSSD_JSON_STRING) BAD("images[%zu]: \"file\" must be a string", i);
+        if (!f || f->type != CLSSD_JSON_STRING)
+            CLSSD__DATA_BAD("images[%zu]: \"file\" must be a string", i);
         const clssd_json *er = clssd__json_get(e, "error");
         if (er && er->type != CLSSD_JSON_NULL) continue;
         const clssd_json *dl = clssd__json_get(e, "detections");
         if (!dl || dl->type != CLSSD_JSON_ARRAY)
-            BAD("images[%zu]: \"detections\" must be an array (or \"error\" given)", i);
+            CLSSD__DATA_BAD("images[%zu]: \"detections\" must be an array (or \"error\" given)", i);
         total += dl->n_items;
     }
-    if (total > CLSSD_DATA_MAX_OBJECTS) BAD("more than %d detections", CLSSD_DATA_MAX_OBJECTS);
-    if (total && dets_reserve(out, total) != CLSSD_OK) OOM();
+    if (total > CLSSD_DATA_MAX_OBJECTS)
+        CLSSD__DATA_BAD("more than %d detections", CLSSD_DATA_MAX_OBJECTS);
+    if (total && dets_reserve(out, total) != CLSSD_OK) CLSSD__DATA_OOM();
 
     for (size_t i = 0; i < images->n_items; i++) {
         const clssd_json *e = &images->items[i];
@@ -102,10 +91,10 @@ clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *
         int64_t fw = 0, fh = 0;
         const clssd_json *m = clssd__json_get(e, "width");
         if (m && m->type != CLSSD_JSON_NULL && (!clssd__json_int(m, &fw) || fw < 0))
-            BAD("images[%zu]: \"width\" must be an integer >= 0", i);
+            CLSSD__DATA_BAD("images[%zu]: \"width\" must be an integer >= 0", i);
         m = clssd__json_get(e, "height");
         if (m && m->type != CLSSD_JSON_NULL && (!clssd__json_int(m, &fh) || fh < 0))
-            BAD("images[%zu]: \"height\" must be an integer >= 0", i);
+            CLSSD__DATA_BAD("images[%zu]: \"height\" must be an integer >= 0", i);
         const int32_t gi = clssd__gt_find_image(gt, file);
         double sx = 1.0, sy = 1.0;
         if (gi >= 0) {
@@ -116,16 +105,16 @@ clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *
         for (size_t k = 0; k < dl->n_items; k++) {
             const clssd_json *d = &dl->items[k];
             if (d->type != CLSSD_JSON_OBJECT)
-                BAD("images[%zu].detections[%zu]: not an object", i, k);
+                CLSSD__DATA_BAD("images[%zu].detections[%zu]: not an object", i, k);
             const clssd_json *nm = clssd__json_get(d, "name");
             if (!nm || nm->type != CLSSD_JSON_STRING)
-                BAD("images[%zu].detections[%zu]: \"name\" must be a string", i, k);
+                CLSSD__DATA_BAD("images[%zu].detections[%zu]: \"name\" must be a string", i, k);
             const clssd_json *sc = clssd__json_get(d, "score");
             if (!sc || sc->type != CLSSD_JSON_NUMBER)
-                BAD("images[%zu].detections[%zu]: \"score\" must be a number", i, k);
+                CLSSD__DATA_BAD("images[%zu].detections[%zu]: \"score\" must be a number", i, k);
             double b[4];
             if (!box4(clssd__json_get(d, "box"), b))
-                BAD("images[%zu].detections[%zu]: box must be 4 numbers", i, k);
+                CLSSD__DATA_BAD("images[%zu].detections[%zu]: box must be 4 numbers", i, k);
             if (gi < 0) {
                 out->n_unmatched_image++;
                 continue;
@@ -144,7 +133,7 @@ clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *
             det.box[1] = b[1] * sy;
             det.box[2] = b[2] * sx;
             det.box[3] = b[3] * sy;
-            if (clssd__dets_push(out, &det) != CLSSD_OK) OOM();
+            if (clssd__dets_push(out, &det) != CLSSD_OK) CLSSD__DATA_OOM();
         }
     }
     clssd__json_free(root);
@@ -164,22 +153,26 @@ clssd_status clssd__dets_load_coco_results(const char *path, const clssd_gt_set 
     clssd_json *root;
     clssd_status s = clssd__data_read_json(path, &root, err, errcap);
     if (s != CLSSD_OK) return s;
-    if (root->type != CLSSD_JSON_ARRAY) BAD("the top level is not an array");
+    if (root->type != CLSSD_JSON_ARRAY) CLSSD__DATA_BAD("the top level is not an array");
     if (root->n_items > CLSSD_DATA_MAX_OBJECTS)
-        BAD("more than %d detections", CLSSD_DATA_MAX_OBJECTS);
-    if (root->n_items && dets_reserve(out, root->n_items) != CLSSD_OK) OOM();
+        CLSSD__DATA_BAD("more than %d detections", CLSSD_DATA_MAX_OBJECTS);
+    if (root->n_items && dets_reserve(out, root->n_items) != CLSSD_OK) CLSSD__DATA_OOM();
     for (size_t i = 0; i < root->n_items; i++) {
         const clssd_json *e = &root->items[i];
-        if (e->type != CLSSD_JSON_OBJECT) BAD("[%zu]: not an object", i);
+        if (e->type != CLSSD_JSON_OBJECT) CLSSD__DATA_BAD("[%zu]: not an object", i);
         int64_t img, cat;
         const clssd_json *m = clssd__json_get(e, "image_id");
-        if (!m || !clssd__json_int(m, &img)) BAD("[%zu]: \"image_id\" must be an integer", i);
+        if (!m || !clssd__json_int(m, &img))
+            CLSSD__DATA_BAD("[%zu]: \"image_id\" must be an integer", i);
         m = clssd__json_get(e, "category_id");
-        if (!m || !clssd__json_int(m, &cat)) BAD("[%zu]: \"category_id\" must be an integer", i);
+        if (!m || !clssd__json_int(m, &cat))
+            CLSSD__DATA_BAD("[%zu]: \"category_id\" must be an integer", i);
         double b[4];
-        if (!box4(clssd__json_get(e, "bbox"), b)) BAD("[%zu]: bbox must be 4 numbers", i);
+        if (!box4(clssd__json_get(e, "bbox"), b))
+            CLSSD__DATA_BAD("[%zu]: bbox must be 4 numbers", i);
         const clssd_json *sc = clssd__json_get(e, "score");
-        if (!sc || sc->type != CLSSD_JSON_NUMBER) BAD("[%zu]: \"score\" must be a number", i);
+        if (!sc || sc->type != CLSSD_JSON_NUMBER)
+            CLSSD__DATA_BAD("[%zu]: \"score\" must be a number", i);
         const int32_t gi = clssd__gt_find_image_coco(gt, img);
         if (gi < 0) {
             out->n_unmatched_image++;
@@ -198,8 +191,9 @@ clssd_status clssd__dets_load_coco_results(const char *path, const clssd_gt_set 
         det.box[1] = b[1];
         det.box[2] = b[0] + b[2];
         det.box[3] = b[1] + b[3];
-        if (!isfinite(det.box[2]) || !isfinite(det.box[3])) BAD("[%zu]: bbox out of range", i);
-        if (clssd__dets_push(out, &det) != CLSSD_OK) OOM();
+        if (!isfinite(det.box[2]) || !isfinite(det.box[3]))
+            CLSSD__DATA_BAD("[%zu]: bbox out of range", i);
+        if (clssd__dets_push(out, &det) != CLSSD_OK) CLSSD__DATA_OOM();
     }
     clssd__json_free(root);
     return CLSSD_OK;

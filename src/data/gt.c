@@ -92,6 +92,21 @@ done:
     return CLSSD_OK;
 }
 
+int clssd__data_next_line(const char *text, size_t len, size_t *pos, const char **ln,
+                          size_t *ll)
+{
+    size_t i = *pos;
+    if (i >= len) return 0;
+    size_t e = i;
+    while (e < len && text[e] != '\n')
+        e++;
+    *ln = text + i;
+    *ll = e - i;
+    if (*ll && (*ln)[*ll - 1] == '\r') (*ll)--;
+    *pos = e + 1;
+    return 1;
+}
+
 char *clssd__data_strndup(const char *s, size_t n)
 {
     size_t sz;
@@ -679,21 +694,20 @@ clssd_status clssd__data_read_id_list(const char *path, int no_slash, char ***id
     size_t nv = 0, cap = 0, line = 0;
     clssd__strtab seen = {0};
     size_t i = 0;
-    while (i < len) {
+    const char *ln;
+    size_t ll;
+    while (clssd__data_next_line(text, len, &i, &ln, &ll)) {
         line++;
-        size_t e = i;
-        while (e < len && text[e] != '\n')
-            e++;
-        size_t a = i;
-        while (a < e && is_space(text[a]))
+        /* the first token: class-specific lists add " 1" / "-1" after the id */
+        size_t a = 0;
+        while (a < ll && is_space(ln[a]))
             a++;
         size_t z = a;
-        while (z < e && !is_space(text[z]))
+        while (z < ll && !is_space(ln[z]))
             z++;
-        i = e + 1;
         if (z == a) continue;
         const size_t tl = z - a;
-        const char *t = text + a;
+        const char *t = ln + a;
         if (tl > CLSSD_DATA_MAX_NAME) {
             s = clssd__data_fail(err, errcap, CLSSD_ERR_BAD_MODEL, "%s: line %zu: id too long",
                                  path, line);

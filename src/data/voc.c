@@ -812,15 +812,10 @@ clssd_status clssd__gt_load_voc_tsv(const char *path, const char *image_list, cl
     size_t fl[TSV_MAX_COLS];
     size_t line = 0, i = 0;
     int first = 1;
-    while (i < len) {
+    const char *ln;
+    size_t ll;
+    while (clssd__data_next_line(text, len, &i, &ln, &ll)) {
         line++;
-        size_t e = i;
-        while (e < len && text[e] != '\n')
-            e++;
-        const char *ln = text + i;
-        size_t ll = e - i;
-        i = e + 1;
-        if (ll && ln[ll - 1] == '\r') ll--;
         if (memchr(ln, '\0', ll)) {
             s = clssd__data_fail(err, errcap, CLSSD_ERR_BAD_MODEL, "%s: line %zu: NUL byte", path,
                                  line);
