@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clssd_internal.h"
+#include "model/ssd_build.h"
 
 static const char *const voc_labels[21] = {
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
@@ -36,84 +37,6 @@ void clssd_ssd_params_init(clssd_ssd_params *p, int32_t input_size, int32_t n_cl
     p->width_div = 1;
     p->seed = 1;
     p->init = CLSSD_INIT_XAVIER;
-}
-
-typedef struct builder {
-    clssd_graph *g;
-    int32_t div;
-    int ok;
-    char *err;
-    size_t err_size;
-} builder;
-
-static int32_t conv(builder *b, const char *name, int32_t src, int32_t cout, int32_t k,
-                    int32_t s, int32_t pad, int32_t dil, int relu, int scale_channels)
-{
-    if (!b->ok) return -1;
-    clssd_graph *g = b->g;
-    clssd_op_params p;
-    memset(&p, 0, sizeof p);
-    if (scale_channels) cout = cout / b->div > 0 ? cout / b->div : 1;
-    p.conv.cout = cout;
-    p.conv.kh = p.conv.kw = k;
-    p.conv.sh = p.conv.sw = s;
-    p.conv.ph = p.conv.pw = pad;
-    p.conv.dh = p.conv.dw = dil;
-    p.conv.groups = 1;
-    p.conv.relu = (uint8_t)relu;
-    int32_t id = clssd__graph_add(g, name, CLSSD_OP_CONV2D, &p, &src, 1);
-    if (id < 0) {
-        b->ok = 0;
-        return -1;
-    }
-    char tn[CLSSD_NAME_LEN + 8];
-    int32_t cin = g->nodes[src].out.c;
-    snprintf(tn, sizeof tn, "%s.weight", name);
-    int32_t w = clssd__graph_add_tensor(g, tn, (clssd_shape){cout, cin, k, k});
-    snprintf(tn, sizeof tn, "%s.bias", name);
-    int32_t bi = clssd__graph_add_tensor(g, tn, (clssd_shape){1, cout, 1, 1});
-    if (w < 0 || bi < 0) {
-        b->ok = 0;
-        return -1;
-    }
-    g->nodes[id].weight = w;
-    g->nodes[id].bias = bi;
-    /* Shapes are needed by later nodes while building (cin of the next conv). */
-    if (clssd__conv2d_infer(g, &g->nodes[id], b->err, b->err_size) != CLSSD_OK) {
-        b->ok = 0;
-        return -1;
-    }
-    return id;
-}
-
-static int32_t pool(builder *b, const char *name, int32_t src, int32_t k, int32_t s, int32_t pad)
-{
-    if (!b->ok) return -1;
-    clssd_op_params p;
-    memset(&p, 0, sizeof p);
-    p.pool.method = CLSSD_POOL_MAX;
-    p.pool.kh = p.pool.kw = k;
-    p.pool.sh = p.pool.sw = s;
-    p.pool.ph = p.pool.pw = pad;
-    int32_t id = clssd__graph_add(b->g, name, CLSSD_OP_POOL, &p, &src, 1);
-    if (id < 0 || clssd__pool_infer(b->g, &b->g->nodes[id], b->err, b->err_size) != CLSSD_OK) {
-        b->ok = 0;
-        return -1;
-    }
-    return id;
-}
-
-static int32_t simple(builder *b, const char *name, clssd_op op, const clssd_op_params *p,
-                      const int32_t *src, int32_t n_src)
-{
-    if (!b->ok) return -1;
-    int32_t id = clssd__graph_add(b->g, name, op, p, src, n_src);
-    if (id < 0 ||
-        clssd__ops[op].infer(b->g, &b->g->nodes[id], b->err, b->err_size) != CLSSD_OK) {
-        b->ok = 0;
-        return -1;
-    }
-    return id;
 }
 
 /* Prior-box sizes: the reference tables for 300 and 512, the ssd_pascal.py / ssd_coco.py
@@ -196,7 +119,7 @@ clssd_status clssd__ssd_vgg_build(const clssd_ssd_params *sp_in, clssd_graph *g,
     const int32_t S = sp->input_size;
     const int big = S >= 512; /* the 512 layout adds conv10 and a seventh source */
     const int coco = sp->n_classes == 81;
-    builder b = {g, sp->width_div, 1, err, err_size};
+    clssd_ssd_builder b = {g, sp->width_div, 1, err, err_size};
     clssd_op_params p;
     memset(&p, 0, sizeof p);
 
@@ -213,14 +136,14 @@ clssd_status clssd__ssd_vgg_build(const clssd_ssd_params *sp_in, clssd_graph *g,
     int32_t x = data, conv4_3 = -1;
     for (size_t i = 0; i < sizeof vgg / sizeof vgg[0]; i++) {
         if (vgg[i].cout)
-            x = conv(&b, vgg[i].name, x, vgg[i].cout, 3, 1, 1, 1, 1, 1);
+            x = clssd__ssd_conv(&b, vgg[i].name, x, vgg[i].cout, 3, 1, 1, 1, 1, 1);
         else
-            x = pool(&b, vgg[i].name, x, 2, 2, 0);
+            x = clssd__ssd_pool(&b, vgg[i].name, x, 2, 2, 0);
         if (strcmp(vgg[i].name, "conv4_3") == 0) conv4_3 = x;
     }
-    x = pool(&b, "pool5", x, 3, 1, 1);
-    x = conv(&b, "fc6", x, 1024, 3, 1, 6, 6, 1, 1);
-    int32_t fc7 = conv(&b, "fc7", x, 1024, 1, 1, 0, 1, 1, 1);
+    x = clssd__ssd_pool(&b, "pool5", x, 3, 1, 1);
+    x = clssd__ssd_conv(&b, "fc6", x, 1024, 3, 1, 6, 6, 1, 1);
+    int32_t fc7 = clssd__ssd_conv(&b, "fc7", x, 1024, 1, 1, 0, 1, 1, 1);
 
     int32_t norm = -1;
     if (b.ok) {
@@ -237,90 +160,27 @@ clssd_status clssd__ssd_vgg_build(const clssd_ssd_params *sp_in, clssd_graph *g,
 
     int32_t sources[7] = {norm, fc7};
     int32_t n_src = 2;
-    x = conv(&b, "conv6_1", fc7, 256, 1, 1, 0, 1, 1, 1);
-    x = sources[n_src++] = conv(&b, "conv6_2", x, 512, 3, 2, 1, 1, 1, 1);
-    x = conv(&b, "conv7_1", x, 128, 1, 1, 0, 1, 1, 1);
-    x = sources[n_src++] = conv(&b, "conv7_2", x, 256, 3, 2, 1, 1, 1, 1);
-    x = conv(&b, "conv8_1", x, 128, 1, 1, 0, 1, 1, 1);
-    x = sources[n_src++] = conv(&b, "conv8_2", x, 256, 3, big ? 2 : 1, big ? 1 : 0, 1, 1, 1);
-    x = conv(&b, "conv9_1", x, 128, 1, 1, 0, 1, 1, 1);
-    x = sources[n_src++] = conv(&b, "conv9_2", x, 256, 3, big ? 2 : 1, big ? 1 : 0, 1, 1, 1);
+    x = clssd__ssd_conv(&b, "conv6_1", fc7, 256, 1, 1, 0, 1, 1, 1);
+    x = sources[n_src++] = clssd__ssd_conv(&b, "conv6_2", x, 512, 3, 2, 1, 1, 1, 1);
+    x = clssd__ssd_conv(&b, "conv7_1", x, 128, 1, 1, 0, 1, 1, 1);
+    x = sources[n_src++] = clssd__ssd_conv(&b, "conv7_2", x, 256, 3, 2, 1, 1, 1, 1);
+    x = clssd__ssd_conv(&b, "conv8_1", x, 128, 1, 1, 0, 1, 1, 1);
+    x = sources[n_src++] = clssd__ssd_conv(&b, "conv8_2", x, 256, 3, big ? 2 : 1, big ? 1 : 0, 1, 1, 1);
+    x = clssd__ssd_conv(&b, "conv9_1", x, 128, 1, 1, 0, 1, 1, 1);
+    x = sources[n_src++] = clssd__ssd_conv(&b, "conv9_2", x, 256, 3, big ? 2 : 1, big ? 1 : 0, 1, 1, 1);
     if (big) {
-        x = conv(&b, "conv10_1", x, 128, 1, 1, 0, 1, 1, 1);
-        x = sources[n_src++] = conv(&b, "conv10_2", x, 256, 4, 1, 1, 1, 1, 1);
+        x = clssd__ssd_conv(&b, "conv10_1", x, 128, 1, 1, 0, 1, 1, 1);
+        x = sources[n_src++] = clssd__ssd_conv(&b, "conv10_2", x, 256, 4, 1, 1, 1, 1, 1);
     }
     if (!b.ok) return CLSSD_ERR_BAD_MODEL;
 
     float mins[7], maxs[7], steps[7];
     prior_sizes(S, coco, n_src, mins, maxs, steps);
-    int32_t locs[7], confs[7], priors[7];
-    for (int32_t i = 0; i < n_src && b.ok; i++) {
-        /* a copy: adding nodes below may move g->nodes */
-        char sname[CLSSD_NAME_LEN];
-        memcpy(sname, g->nodes[sources[i]].name, sizeof sname);
-        char name[CLSSD_NAME_LEN + 32]; /* over-long names are refused by graph_add */
-        memset(&p, 0, sizeof p);
-        p.prior.n_min = 1;
-        p.prior.min_size[0] = mins[i];
-        p.prior.n_max = 1;
-        p.prior.max_size[0] = maxs[i];
-        p.prior.ar[0] = 2.0f;
-        /* 3 and 1/3 on all but the first and the last two sources, as the reference. */
-        p.prior.n_ar = (i == 0 || i >= n_src - 2) ? 1 : 2;
-        p.prior.ar[1] = 3.0f;
-        p.prior.flip = 1;
-        p.prior.clip = 0;
-        p.prior.n_var = 4;
-        p.prior.var[0] = p.prior.var[1] = 0.1f;
-        p.prior.var[2] = p.prior.var[3] = 0.2f;
-        p.prior.step_w = p.prior.step_h = steps[i];
-        p.prior.offset = 0.5f;
-        int32_t psrc[2] = {sources[i], data};
-        snprintf(name, sizeof name, "%s_mbox_priorbox", sname);
-        priors[i] = simple(&b, name, CLSSD_OP_PRIORBOX, &p, psrc, 2);
-        if (!b.ok) break;
-        const int32_t k = clssd__prior_per_cell(&g->nodes[priors[i]]);
-        snprintf(name, sizeof name, "%s_mbox_loc", sname);
-        int32_t l = conv(&b, name, sources[i], 4 * k, 3, 1, 1, 1, 0, 0);
-        snprintf(name, sizeof name, "%s_mbox_loc_perm", sname);
-        locs[i] = simple(&b, name, CLSSD_OP_PERMUTE, NULL, &l, 1);
-        snprintf(name, sizeof name, "%s_mbox_conf", sname);
-        int32_t c = conv(&b, name, sources[i], sp->n_classes * k, 3, 1, 1, 1, 0, 0);
-        snprintf(name, sizeof name, "%s_mbox_conf_perm", sname);
-        confs[i] = simple(&b, name, CLSSD_OP_PERMUTE, NULL, &c, 1);
-    }
-    memset(&p, 0, sizeof p);
-    p.concat.axis = 1;
-    int32_t mbox_loc = simple(&b, "mbox_loc", CLSSD_OP_CONCAT, &p, locs, n_src);
-    int32_t mbox_conf = simple(&b, "mbox_conf", CLSSD_OP_CONCAT, &p, confs, n_src);
-    p.concat.axis = 2;
-    int32_t mbox_priorbox = simple(&b, "mbox_priorbox", CLSSD_OP_CONCAT, &p, priors, n_src);
-    memset(&p, 0, sizeof p);
-    p.softmax.group = sp->n_classes;
-    int32_t softmax = simple(&b, "mbox_conf_softmax", CLSSD_OP_SOFTMAX, &p, &mbox_conf, 1);
-    int32_t dsrc[2] = {mbox_loc, mbox_priorbox};
-    int32_t decode = simple(&b, "mbox_decode", CLSSD_OP_DECODE, NULL, dsrc, 2);
-    memset(&p, 0, sizeof p);
-    p.nms.n_classes = sp->n_classes;
-    p.nms.background = 0;
-    p.nms.top_k = 400;
-    p.nms.keep_top_k = 200;
-    p.nms.conf_thresh = 0.01f;
-    p.nms.nms_thresh = 0.45f;
-    int32_t nsrc[2] = {decode, softmax};
-    int32_t out = simple(&b, "detection_out", CLSSD_OP_NMS, &p, nsrc, 2);
-    if (!b.ok) return CLSSD_ERR_BAD_MODEL;
-    g->output = out;
+    const clssd_status hs = clssd__ssd_multibox(&b, data, sources, n_src, mins, maxs, steps,
+                                                sp->n_classes);
+    if (hs != CLSSD_OK) return hs;
 
-    /* Preprocessing of the reference models: warp to SxS, BGR, mean (104, 117, 123). */
-    memset(&g->pre, 0, sizeof g->pre);
-    g->pre.pre.out_w = S;
-    g->pre.pre.out_h = S;
-    g->pre.pre.mean[0] = 104.0f;
-    g->pre.pre.mean[1] = 117.0f;
-    g->pre.pre.mean[2] = 123.0f;
-    g->pre.pre.scale = 1.0f;
-    g->pre.pre.bgr = 1;
+    clssd__ssd_preprocess(g, S, 1.0f); /* the reference models' warp, BGR order and mean */
     snprintf(g->name, sizeof g->name, "ssd%d_vgg16_%s%s", S,
              sp->n_classes == 21 ? "voc" : coco ? "coco" : "custom",
              sp->width_div > 1 ? "_narrow" : "");
