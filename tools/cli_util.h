@@ -202,4 +202,27 @@ CLI_UNUSED static int cli_list_devices(const char *prog)
     return 0;
 }
 
+/* A context on --device P:D (platform -1: the library's choice); on failure a message that
+ * says what to do, and the status. */
+CLI_UNUSED static clssd_status cli_context_create(const char *prog, int platform, int device,
+                                                  clssd_context **ctx)
+{
+    clssd_context_params cp;
+    clssd_context_params_init(&cp);
+    cp.platform = platform;
+    cp.device = device;
+    const clssd_status s = clssd_context_create(&cp, ctx);
+    if (s == CLSSD_ERR_NO_DEVICE && platform >= 0)
+        fprintf(stderr, "%s: no OpenCL device %d:%d (--list-devices shows them)\n", prog,
+                platform, device);
+    else if (s == CLSSD_ERR_NO_DEVICE)
+        fprintf(stderr,
+                "%s: no OpenCL device found (is an OpenCL driver such as PoCL installed? "
+                "CLSSD_DEVICE=%s)\n",
+                prog, getenv("CLSSD_DEVICE") ? getenv("CLSSD_DEVICE") : "unset");
+    else if (s != CLSSD_OK)
+        fprintf(stderr, "%s: cannot create an OpenCL context: %s\n", prog, clssd_status_string(s));
+    return s;
+}
+
 #endif /* CLSSD_CLI_UTIL_H */

@@ -464,22 +464,8 @@ int main(int argc, char **argv)
     clssd_detection *dets = NULL;
     imgio_image *pix = NULL;
     size_t *counts = NULL;
-    clssd_context_params cp;
-    clssd_context_params_init(&cp);
-    cp.platform = o.platform;
-    cp.device = o.device;
-    clssd_status s = clssd_context_create(&cp, &ctx);
+    clssd_status s = cli_context_create(PROG, o.platform, o.device, &ctx);
     if (s != CLSSD_OK) {
-        if (s == CLSSD_ERR_NO_DEVICE && o.platform >= 0)
-            fprintf(stderr, PROG ": no OpenCL device %d:%d (--list-devices shows them)\n",
-                    o.platform, o.device);
-        else if (s == CLSSD_ERR_NO_DEVICE)
-            fprintf(stderr, PROG ": no OpenCL device found (is an OpenCL driver such as PoCL "
-                            "installed? CLSSD_DEVICE=%s)\n",
-                    getenv("CLSSD_DEVICE") ? getenv("CLSSD_DEVICE") : "unset");
-        else
-            fprintf(stderr, PROG ": cannot create an OpenCL context: %s\n",
-                    clssd_status_string(s));
         rc = 2;
         goto done;
     }

@@ -245,15 +245,8 @@ static int run_model(const options *o, clssd_gt_set *gt, const clssd_class_map *
     imgio_image pix[MAX_BATCH];
     memset(pix, 0, sizeof pix);
     size_t counts[MAX_BATCH];
-    clssd_context_params cp;
-    clssd_context_params_init(&cp);
-    cp.platform = o->platform;
-    cp.device = o->device;
-    clssd_status s = clssd_context_create(&cp, &ctx);
-    if (s != CLSSD_OK) {
-        fprintf(stderr, PROG ": cannot create an OpenCL context: %s\n", clssd_status_string(s));
-        goto done;
-    }
+    clssd_status s = cli_context_create(PROG, o->platform, o->device, &ctx);
+    if (s != CLSSD_OK) goto done;
     s = ends_with(o->model, ".json") ? clssd_model_load_tfjs(ctx, o->model, &model)
                                      : clssd_model_load(ctx, o->model, &model);
     if (s != CLSSD_OK) {

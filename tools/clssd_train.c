@@ -465,15 +465,8 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    clssd_context_params cp;
-    clssd_context_params_init(&cp);
-    cp.platform = o.platform;
-    cp.device = o.device;
-    clssd_status s = clssd_context_create(&cp, &ctx);
-    if (s != CLSSD_OK) {
-        fprintf(stderr, PROG ": cannot create an OpenCL context: %s\n", clssd_status_string(s));
-        goto done;
-    }
+    clssd_status s = cli_context_create(PROG, o.platform, o.device, &ctx);
+    if (s != CLSSD_OK) goto done;
 
     /* The model: a new one sized for the dataset's classes, or a file to continue. */
     const int is_tiny = !strcmp(o.model, "tiny");
