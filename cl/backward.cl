@@ -32,6 +32,23 @@ inline int pool_first(const int t, const int k, const int s, const int p)
     return a < 0 ? 0 : a / s + 1;
 }
 
+/* Index (row * W + column) of the maximum of x over rows [hs, he) and columns [ws, we): the
+ * forward's scan (row-major, strict >, from -FLT_MAX), so ties go to the first in scan order;
+ * -1 when nothing exceeds -FLT_MAX (a window of -inf / -FLT_MAX / NaN). */
+inline int window_argmax(__global const float *xp, const int W, const int hs,
+                         const int ws, const int he, const int we)
+{
+    float v = -FLT_MAX;
+    int arg = -1;
+    for (int yy = hs; yy < he; yy++)
+        for (int xx = ws; xx < we; xx++)
+            if (xp[yy * W + xx] > v) {
+                v = xp[yy * W + xx];
+                arg = yy * W + xx;
+            }
+    return arg;
+}
+
 /* One work-item per input element (b, c, u, t): the sum over the output windows that hold
  * it, visited in the reference's order (row-major over outputs), so the float additions of
  * overlapping shares happen in the same order as in clssd__pool_backward_ref.
@@ -58,15 +75,8 @@ __kernel void clssd_pool_backward(__global const float *x, __global const float 
             const int h0 = r * sh - ph, w0 = q * sw - pw;
             const int h1 = min(h0 + kh, H + ph), w1 = min(w0 + kw, W + pw);
             if (method == 0) {
-                const int hs = max(h0, 0), ws = max(w0, 0), he = min(h1, H), we = min(w1, W);
-                float v = -FLT_MAX;
-                int arg = -1;
-                for (int yy = hs; yy < he; yy++)
-                    for (int xx = ws; xx < we; xx++)
-                        if (xp[yy * W + xx] > v) {
-                            v = xp[yy * W + xx];
-                            arg = yy * W + xx;
-                        }
+                const int arg = window_argmax(xp, W, max(h0, 0), max(w0, 0), min(h1, H),
+                                              min(w1, W));
                 if (arg == u * W + t) acc += g[r * Wo + q];
             } else {
                 acc += g[r * Wo + q] / (float)((h1 - h0) * (w1 - w0));
@@ -95,14 +105,7 @@ __kernel void clssd_pool_backward_max_cells(__global const float *x, __global co
     const int h0 = r * sh - ph, w0 = q * sw - pw;
     const int hs = max(h0, 0), ws = max(w0, 0);
     const int he = min(min(h0 + kh, H + ph), H), we = min(min(w0 + kw, W + pw), W);
-    float v = -FLT_MAX;
-    int arg = -1;
-    for (int yy = hs; yy < he; yy++)
-        for (int xx = ws; xx < we; xx++)
-            if (xp[yy * W + xx] > v) {
-                v = xp[yy * W + xx];
-                arg = yy * W + xx;
-            }
+    const int arg = window_argmax(xp, W, hs, ws, he, we);
     const float g = 0.0f + dy[i];
     const int ce = min(h0 + sh, H), cwe = min(w0 + sw, W);
     for (int yy = hs; yy < ce; yy++)
