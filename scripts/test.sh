@@ -2,7 +2,7 @@
 # The whole test suite: install, configure with warnings as errors, build, run ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLSSD_WERROR=ON
 cmake --build build -j"$(nproc)"
 # Kernels must not use double or unsuffixed float literals (devices without fp64).
@@ -15,3 +15,10 @@ for f in cl/*.cl cl/*.clh; do
 done
 clinfo -l || true
 cd build && ctest --output-on-failure --timeout 3000
+cd ..
+# Robustness (docs/robustness.md): the whole suite again under ASan + UBSan, every fuzz harness
+# for a bounded time, and clssd-detect under valgrind. The kernel cache of the run above warms
+# the sanitized one.
+bash scripts/sanitize.sh
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz.sh
+bash scripts/valgrind-detect.sh

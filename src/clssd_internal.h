@@ -37,6 +37,16 @@ void *clssd__realloc(void *p, size_t n);
 void clssd__free(void *p);
 /* Test hook: the n-th allocation from now fails (n >= 1); 0 disables. Thread-local. */
 void clssd__alloc_fail_after(long n);
+/* Test hook: allocations left before the injected failure, 0 once it has fired (or none was
+ * set). Tells a call that never reached its n-th allocation from one that survived it. */
+long clssd__alloc_fail_pending(void);
+/* Test hook: blocks from clssd__malloc/calloc/realloc not yet given to clssd__free, over all
+ * threads. A call that fails must leave it where it found it (tests/test_faults.c). */
+long clssd__alloc_live(void);
+
+/* "<path>.tmp.<pid>.<serial>": a temporary name no other process or thread uses at the same
+ * time, to write a file beside `path` and rename() it into place (src/core/tmp_name.c). */
+void clssd__tmp_name(char *out, size_t size, const char *path);
 
 /* UTF-8 (src/core/utf8.c). Length of the well-formed sequence at s (n bytes available; 1
  * for ASCII), 0 if malformed: overlong forms, surrogates and code points past U+10FFFF. */
@@ -194,7 +204,14 @@ void clssd__graph_free(clssd_graph *g);
 /* Appends a node; returns its index or -1 (out of memory / bad source). */
 int32_t clssd__graph_add(clssd_graph *g, const char *name, clssd_op op,
                          const clssd_op_params *p, const int32_t *src, int32_t n_src);
-/* Appends a tensor with zeroed data; returns its index or -1. */
+/* Weights in floats: 512 MiB. The largest SSDs have about 27M parameters (VGG16 SSD512), so
+ * this leaves 5x headroom while a hostile file (a prototxt's num_output, a TF.js manifest)
+ * cannot ask for gigabytes. clssd__graph_add_tensor refuses a larger tensor; an importer
+ * that sizes tensors from a file that does not hold their data (a prototxt without its
+ * caffemodel) also keeps the graph's total under it. */
+#define CLSSD_GRAPH_MAX_WEIGHT_FLOATS ((size_t)1 << 27)
+/* Appends a tensor with zeroed data; returns its index or -1 (out of memory, or more than
+ * CLSSD_GRAPH_MAX_WEIGHT_FLOATS values). */
 int32_t clssd__graph_add_tensor(clssd_graph *g, const char *name, clssd_shape shape);
 int32_t clssd__graph_find_node(const clssd_graph *g, const char *name);
 int32_t clssd__graph_find_tensor(const clssd_graph *g, const char *name);
@@ -347,6 +364,11 @@ clssd_status clssd__enqueue(clssd_context *ctx, cl_kernel k, cl_uint dims, const
                             const size_t *local);
 /* Buffers */
 clssd_status clssd__buffer(clssd_context *ctx, size_t bytes, cl_mem_flags flags, cl_mem *out);
+/* The same; a failure's message names the buffer by `what` ("node 'conv1' output, batch 8").
+ * A request above CL_DEVICE_MAX_MEM_ALLOC_SIZE fails with CLSSD_ERR_UNSUPPORTED before the
+ * driver sees it; a driver refusal returns its CL_* status. */
+clssd_status clssd__buffer_for(clssd_context *ctx, size_t bytes, cl_mem_flags flags, cl_mem *out,
+                               const char *what);
 
 void clssd__sha256(const void *data, size_t n, uint8_t out[32]);
 void clssd__sha256_hex(const void *data, size_t n, char out[65]);

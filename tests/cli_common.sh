@@ -14,6 +14,14 @@ run() { # run NAME ARGS...: the tool's exit status in $rc, stdout/stderr in $T/N
     local name=$1; shift
     rc=0
     "$TOOL" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+    sanitizer_check "$name"
+}
+sanitizer_check() { # a sanitizer report in a run's stderr fails it, whatever its exit status
+    # (scripts/sanitize.sh: UB exits 86 and ASan writes to files, but a check that expects
+    # a failing exit must not pass because of either)
+    if grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$T/$1.err"; then
+        bad "$1: sanitizer report"; cat "$T/$1.err"
+    fi
 }
 cli_summary() { # prints the counts; exit status 0 when nothing failed
     echo "$passed passed, $failed failed"

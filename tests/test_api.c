@@ -216,7 +216,14 @@ START_TEST(test_kernel_build_failure)
     cl_program prog;
     clssd_status s = clssd__program(ctx, "l2norm", &prog);
     ck_assert_int_eq(s, CLSSD_ERR_KERNEL_BUILD);
-    ck_assert_ptr_nonnull(strstr(clssd_last_error(ctx), "l2norm"));
+    ck_assert_ptr_null(prog);
+    /* the message names the call, the program and the driver's status, and carries the build
+     * log, which quotes the bad option */
+    const char *msg = clssd_last_error(ctx);
+    ck_assert_msg(strstr(msg, "clBuildProgram(l2norm)") && strstr(msg, "CL_BUILD_PROGRAM_FAILURE")
+                      && strstr(msg, "this_is_not_a_number"), "message: %s", msg);
+    /* a failure is not remembered as a program: the next use builds again, and fails again */
+    ck_assert_int_eq(clssd__program(ctx, "l2norm", &prog), CLSSD_ERR_KERNEL_BUILD);
     clssd_context_destroy(ctx);
 }
 END_TEST

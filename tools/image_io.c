@@ -21,9 +21,57 @@
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
+/* stb_image allocates through these, so that one decode takes no more than its image can
+ * need: a PNG's zlib stream may otherwise inflate far past the image (stb grows its output
+ * buffer up to 4 GiB), whatever the header says. imgio_load_mem_max sets the limit for the
+ * duration of a decode; outside one, stb may not allocate at all. Thread-local: the tools
+ * decode images on several threads. */
+static _Thread_local size_t stb_alloc_limit;
+static void *stb_malloc(size_t n)
+{
+    /* zeroed: this stb leaves its JPEG decoder state uninitialized, so a JPEG using a Huffman
+     * table it never defined would decode from stale heap bytes (and leak them as pixels) */
+    return n <= stb_alloc_limit ? calloc(1, n) : NULL;
+}
+static void *stb_realloc(void *p, size_t n)
+{
+    return n <= stb_alloc_limit ? realloc(p, n) : NULL;
+}
+#define STBI_MALLOC(n) stb_malloc(n)
+#define STBI_REALLOC(p, n) stb_realloc(p, n)
+#define STBI_FREE(p) free(p)
 #define STBI_FAILURE_USERMSG
+/* Only the formats the tools take (clssd-detect reads *.jpg, *.jpeg and *.png; VOC and the
+ * synthetic sets are JPEG): every other decoder would be attack surface for nothing. Files are
+ * read by imgio_load itself, so stb's stdio layer is left out too. */
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_NO_STDIO
+#define STBI_MAX_DIMENSIONS IMGIO_MAX_SIDE
+/* This stb's JPEG decoder lets hostile entropy-coded data do undefined arithmetic, which later
+ * stb versions range-check: it overflows int (the DC predictor times the quantizer,
+ * progressive-mode scaling; regression input tests/fuzz/regress/image/crash-jpeg-dc-overflow)
+ * and, consuming more bits than it holds, shifts a 32-bit value by 32
+ * (crash-jpeg-code-bits-shift). No pre-check short of decoding the data could stop either, and
+ * both only make wrong pixels (coefficients are truncated to 16 bits; x86 masks the shift
+ * count), touching no memory they should not. So signed overflow is made defined for this code
+ * (GCC: -fwrapv), and under clang, which has no per-function -fwrapv, UBSan is told not to
+ * report these two kinds inside stb; ASan still checks every access. The real fix is a newer
+ * stb_image than Debian's 2.27. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((no_sanitize("signed-integer-overflow", "shift"))), \
+                             apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("wrapv")
+#endif
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb/stb_image.h>
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
@@ -32,6 +80,166 @@
 static void set_err(char *err, size_t cap, const char *what, const char *detail)
 {
     if (err && cap) snprintf(err, cap, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+}
+
+/* Works around a heap overflow in the stb_image this builds with (v2.27, Debian's libstb
+ * 0.0~git20220908; found by tests/fuzz/fuzz_image.c, regression input
+ * tests/fuzz/regress/image/crash-jpeg-dht-count): a JPEG DHT segment gives 16 code counts, and
+ * stb writes that many entries into its 257-entry size and 256-entry value tables without
+ * checking that the counts sum to at most 256 (later stb versions do check). This walks the
+ * marker segments of a JPEG the way stb's decoder meets them (it must run before
+ * stbi_info_from_memory, which reads the tables before the frame header too) and reports
+ * whether any DHT table claims more than 256 codes. Walking from every 0xFF byte, inside
+ * entropy-coded data as well, sees each marker stb can see; where the two could part ways stb
+ * has already failed, so this only ever checks more segments than stb reads. Returns 1 when
+ * the data is not a JPEG (stb takes 0xFF, fill bytes 0xFF, then 0xD8 as its start). */
+static int jpeg_huffman_counts_ok(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && p[i] == 0xFF)
+        i++;
+    if (i == 0 || i >= n || p[i] != 0xD8) return 1;
+    i++;
+    while (i + 1 < n) {
+        const unsigned char m = p[i + 1];
+        if (p[i] != 0xFF || m == 0xFF) { /* data, or a fill byte before a marker */
+            i++;
+            continue;
+        }
+        if (m == 0xD9) return 1; /* EOI: stb reads no further */
+        /* stuffed 0xFF, restart markers and the other parameterless ones */
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+            i += 2;
+            continue;
+        }
+        if (i + 3 >= n) return 1;
+        const size_t seg = (size_t)p[i + 2] << 8 | p[i + 3];
+        if (m == 0xC4) {
+            /* as stb's DHT loop: tables while the length lasts, bytes past the end read 0 */
+            long left = (long)seg - 2;
+            size_t k = i + 4;
+            while (left > 0) {
+                const unsigned q = k < n ? p[k] : 0;
+                if (q >> 4 > 1 || (q & 15) > 3) return 1; /* stb refuses the segment */
+                size_t codes = 0;
+                for (size_t c = 1; c <= 16; c++)
+                    codes += k + c < n ? p[k + c] : 0;
+                if (codes > 256) return 0;
+                k += 17 + codes;
+                left -= 17 + (long)codes;
+            }
+        }
+        i += 2 + seg;
+    }
+    return 1;
+}
+
+/* Two things this stb does with a PNG's chunks, which it reads one after the other:
+ * - it reallocates its buffer of compressed data to each IDAT chunk's declared length before
+ *   it reads the chunk, so 45 bytes claiming a 2 GiB chunk would take 2 GiB (regression input
+ *   oom-png-idat-length); stb fails on a truncated chunk anyway, so a chunk running past the
+ *   end of the data is refused here first;
+ * - an empty IDAT before any data has it offset and copy to a NULL buffer, undefined behaviour
+ *   (crash-png-empty-idat); such a file (legal, but no encoder writes one) is refused.
+ * Returns 1 when the data is not a PNG. */
+static int png_chunks_ok(const unsigned char *p, size_t n)
+{
+    static const unsigned char signature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    if (n < 8 || memcmp(p, signature, 8) != 0) return 1;
+    size_t i = 8;
+    int have_data = 0;
+    while (n - i >= 12) { /* length, type, data, CRC */
+        const size_t chunk =
+            (size_t)p[i] << 24 | (size_t)p[i + 1] << 16 | (size_t)p[i + 2] << 8 | p[i + 3];
+        if (chunk > n - i - 12) return 0;
+        if (memcmp(p + i + 4, "IDAT", 4) == 0) {
+            if (chunk == 0 && !have_data) return 0;
+            have_data = 1;
+        }
+        if (memcmp(p + i + 4, "IEND", 4) == 0) return 1;
+        i += 12 + chunk;
+    }
+    return 1;
+}
+
+/* What one stb allocation may take for a w x h image: a PNG's inflated data holds up to 8
+ * bytes a pixel (16-bit RGBA) plus a filter byte a row, and stb may double its buffer once
+ * (interlaced images inflate to a little more than its guess); a JPEG's planes are padded to
+ * whole MCUs (at most 32 pixels more a side). 1 MiB more covers stb's fixed-size state. */
+static size_t decode_alloc_limit(int w, int h)
+{
+    return 16 * ((size_t)w + 32) * ((size_t)h + 32) + ((size_t)1 << 20);
+}
+
+int imgio_load_mem_max(const void *data, size_t len, size_t max_pixels, imgio_image *out, char *err,
+                       size_t errcap)
+{
+    memset(out, 0, sizeof *out);
+    if (!data && len) {
+        set_err(err, errcap, "not a decodable image", "no data");
+        return -1;
+    }
+    if (len > IMGIO_MAX_FILE) {
+        set_err(err, errcap, "image too large", "file over 512 MiB");
+        return -1;
+    }
+    if (max_pixels > IMGIO_MAX_PIXELS) max_pixels = IMGIO_MAX_PIXELS;
+    const stbi_uc *bytes = data ? (const stbi_uc *)data : (const stbi_uc *)"";
+    if (!jpeg_huffman_counts_ok(bytes, len)) {
+        set_err(err, errcap, "not a decodable image", "Corrupt JPEG (Huffman table too large)");
+        return -1;
+    }
+    if (!png_chunks_ok(bytes, len)) {
+        set_err(err, errcap, "not a decodable image",
+                "Corrupt PNG (a chunk past the end, or an empty first IDAT)");
+        return -1;
+    }
+    /* the header alone first: the limits apply before stb allocates for the pixels */
+    int w = 0, h = 0, n = 0;
+    stb_alloc_limit = decode_alloc_limit(0, 0);
+    const int known = stbi_info_from_memory(bytes, (int)len, &w, &h, &n);
+    stb_alloc_limit = 0;
+    if (!known) {
+        const char *why = stbi_failure_reason();
+        set_err(err, errcap, "not a decodable image", why ? why : "unknown reason");
+        return -1;
+    }
+    if (w <= 0 || h <= 0 || w > IMGIO_MAX_SIDE || h > IMGIO_MAX_SIDE ||
+        (size_t)w * (size_t)h > max_pixels) {
+        if (err && errcap)
+            snprintf(err, errcap,
+                     "image too large: %dx%d (the limit is %d per side and %zu pixels)", w, h,
+                     IMGIO_MAX_SIDE, max_pixels);
+        return -1;
+    }
+    int dw = 0, dh = 0;
+    stb_alloc_limit = decode_alloc_limit(w, h);
+    stbi_uc *px = stbi_load_from_memory(bytes, (int)len, &dw, &dh, &n, 3);
+    stb_alloc_limit = 0;
+    if (!px) {
+        const char *why = stbi_failure_reason();
+        /* stb says "Out of memory" too when decode_alloc_limit refused it */
+        if (why && strcmp(why, "Out of memory") == 0)
+            why = "Out of memory, or more data than the image size allows";
+        set_err(err, errcap, "not a decodable image", why ? why : "unknown reason");
+        return -1;
+    }
+    /* The decoder reads the header the probe read; if they ever disagreed, the limits above
+     * would not have bounded what was decoded. */
+    if (dw != w || dh != h) {
+        stbi_image_free(px);
+        set_err(err, errcap, "not a decodable image", "inconsistent header");
+        return -1;
+    }
+    out->px = px;
+    out->w = w;
+    out->h = h;
+    return 0;
+}
+
+int imgio_load_mem(const void *data, size_t len, imgio_image *out, char *err, size_t errcap)
+{
+    return imgio_load_mem_max(data, len, IMGIO_MAX_PIXELS, out, err, errcap);
 }
 
 int imgio_load(const char *path, imgio_image *out, char *err, size_t errcap)
@@ -43,22 +251,40 @@ int imgio_load(const char *path, imgio_image *out, char *err, size_t errcap)
         set_err(err, errcap, "cannot open", strerror(errno));
         return -1;
     }
-    int w = 0, h = 0, n = 0;
-    stbi_uc *px = stbi_load_from_file(f, &w, &h, &n, 3);
-    const int read_error = ferror(f);
-    fclose(f);
-    if (!px) {
-        const char *why = stbi_failure_reason();
-        if (read_error)
-            set_err(err, errcap, "read error", why);
-        else
-            set_err(err, errcap, "not a decodable image", why ? why : "unknown reason");
-        return -1;
+    size_t cap = (size_t)1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    int rc = -1;
+    if (!buf) {
+        set_err(err, errcap, "out of memory", NULL);
+        goto done;
     }
-    out->px = px;
-    out->w = w;
-    out->h = h;
-    return 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap > IMGIO_MAX_FILE) {
+                set_err(err, errcap, "image too large", "file over 512 MiB");
+                goto done;
+            }
+            unsigned char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                set_err(err, errcap, "out of memory", NULL);
+                goto done;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        const size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        set_err(err, errcap, "read error", strerror(errno));
+        goto done;
+    }
+    rc = imgio_load_mem(buf, len, out, err, errcap);
+done:
+    free(buf);
+    fclose(f);
+    return rc;
 }
 
 void imgio_free(imgio_image *im)

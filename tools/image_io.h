@@ -12,10 +12,30 @@ typedef struct imgio_image {
     int w, h;
 } imgio_image;
 
-/* Decodes any file stb_image reads (JPEG, PNG, ...), any channel count, to RGB8.
- * Returns 0, or -1 with a one-line reason in err ("cannot open: No such file or directory",
- * "not a decodable image: Corrupt JPEG"). */
+/* Limits on what is decoded, checked from the image header before stb_image allocates
+ * anything, so that a hostile header (a few bytes claiming 60000x60000) cannot take memory.
+ * stb_image needs about 15 bytes per pixel at worst (a progressive 4-component JPEG keeps
+ * 16-bit coefficients and 8-bit planes per component, then the RGB output), so 64 Mpixel
+ * bounds one decode to about 1 GB; a detector looking at 300x300 inputs has no use for more
+ * (a larger photo can be downscaled first). A side is also capped at 16384, since a
+ * 1 x 64M strip is no picture either. Files are read whole, and stb_image takes an int
+ * length. */
+#define IMGIO_MAX_SIDE 16384
+#define IMGIO_MAX_PIXELS ((size_t)1 << 26)
+#define IMGIO_MAX_FILE ((size_t)1 << 29)
+
+/* Decodes a JPEG or PNG file (the formats the tools read; others are refused), any channel
+ * count, to RGB8. Returns 0, or -1 with a one-line reason in err ("cannot open: No such file
+ * or directory", "not a decodable image: Corrupt JPEG", "image too large: ..."). */
 int imgio_load(const char *path, imgio_image *out, char *err, size_t errcap);
+
+/* The same for a file's bytes held in data[0..len). */
+int imgio_load_mem(const void *data, size_t len, imgio_image *out, char *err, size_t errcap);
+
+/* imgio_load_mem with a lower pixel limit (max_pixels, at most IMGIO_MAX_PIXELS): the fuzz
+ * harness keeps each decode small with it, so that it runs millions of them. */
+int imgio_load_mem_max(const void *data, size_t len, size_t max_pixels, imgio_image *out,
+                       char *err, size_t errcap);
 
 /* Frees the pixels; the struct is zeroed. NULL and empty images are fine. */
 void imgio_free(imgio_image *im);

@@ -285,20 +285,32 @@ clssd_status clssd_context_device(const clssd_context *ctx, clssd_device_info *o
     return CLSSD_OK;
 }
 
-clssd_status clssd__buffer(clssd_context *ctx, size_t bytes, cl_mem_flags flags, cl_mem *out)
+clssd_status clssd__buffer_for(clssd_context *ctx, size_t bytes, cl_mem_flags flags, cl_mem *out,
+                               const char *what)
 {
     *out = NULL;
     if (bytes == 0) bytes = 16;
+    /* Checked here rather than left to clCreateBuffer: drivers differ in what they do with an
+     * oversized request (CL_INVALID_BUFFER_SIZE, a later CL_MEM_OBJECT_ALLOCATION_FAILURE, or
+     * PoCL trying to commit it), and none of them says which buffer it was. */
     if (bytes > ctx->max_alloc)
         return CLSSD_FAIL(ctx, CLSSD_ERR_UNSUPPORTED,
-                          "buffer of %zu bytes exceeds the device's max allocation (%llu)", bytes,
-                          (unsigned long long)ctx->max_alloc);
+                          "%s: %zu bytes exceed the device's largest allocation "
+                          "(CL_DEVICE_MAX_MEM_ALLOC_SIZE = %llu)",
+                          what, bytes, (unsigned long long)ctx->max_alloc);
     cl_int e = CL_SUCCESS;
     *out = clCreateBuffer(ctx->cl, flags, bytes, NULL, &e);
-    if (e != CL_SUCCESS)
-        return CLSSD_FAIL(ctx, (clssd_status)e, "clCreateBuffer(%zu bytes) -> %s", bytes,
-                          clssd__cl_error_name(e));
+    if (e != CL_SUCCESS) {
+        *out = NULL;
+        return CLSSD_FAIL(ctx, (clssd_status)e, "%s: clCreateBuffer(%zu bytes) -> %s", what,
+                          bytes, clssd__cl_error_name(e));
+    }
     return CLSSD_OK;
+}
+
+clssd_status clssd__buffer(clssd_context *ctx, size_t bytes, cl_mem_flags flags, cl_mem *out)
+{
+    return clssd__buffer_for(ctx, bytes, flags, out, "device buffer");
 }
 
 clssd_status clssd_context_create_from_cl(cl_context context, cl_device_id device,

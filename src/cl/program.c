@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "clssd_internal.h"
 
@@ -81,7 +80,10 @@ static uint8_t *cache_read(const char *path, const char *key_hex, size_t *size)
     uint64_t n = get_u64(hdr + 44);
     if (n == 0 || n > MAX_BINARY) goto bad;
     payload = clssd__malloc((size_t)n + 4);
-    if (!payload) goto bad;
+    if (!payload) { /* no memory now says nothing about the entry: keep it */
+        fclose(f);
+        return NULL;
+    }
     if (fread(payload, 1, (size_t)n + 4, f) != (size_t)n + 4) goto bad;
     if (crc32_bytes(payload, (size_t)n) != get_u32(payload + n)) goto bad;
     fclose(f);
@@ -97,7 +99,7 @@ bad:
 static void cache_write(const char *path, const char *key_hex, const uint8_t *bin, size_t n)
 {
     char tmp[640];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    clssd__tmp_name(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return;
     uint8_t hdr[HDR_SIZE];

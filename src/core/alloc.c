@@ -1,4 +1,5 @@
 /* Allocation wrappers: one place for overflow checks and injected failures. */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "clssd_internal.h"
@@ -12,6 +13,26 @@ void clssd__alloc_fail_after(long n)
     fail_countdown = n;
 }
 
+long clssd__alloc_fail_pending(void)
+{
+    return fail_countdown;
+}
+
+/* Blocks handed out and not yet freed: the fault-injection tests' leak check. A relaxed
+ * atomic add per allocation costs nothing next to malloc itself. */
+static _Atomic long live_blocks;
+
+long clssd__alloc_live(void)
+{
+    return atomic_load_explicit(&live_blocks, memory_order_relaxed);
+}
+
+static void *counted(void *p)
+{
+    if (p) atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
+    return p;
+}
+
 static int should_fail(void)
 {
     if (fail_countdown <= 0) return 0;
@@ -21,23 +42,26 @@ static int should_fail(void)
 void *clssd__malloc(size_t n)
 {
     if (should_fail()) return NULL;
-    return malloc(n ? n : 1);
+    return counted(malloc(n ? n : 1));
 }
 
 void *clssd__calloc(size_t n, size_t size)
 {
     if (should_fail()) return NULL;
-    return calloc(n ? n : 1, size ? size : 1);
+    return counted(calloc(n ? n : 1, size ? size : 1));
 }
 
 void *clssd__realloc(void *p, size_t n)
 {
     if (should_fail()) return NULL;
-    return realloc(p, n ? n : 1);
+    void *q = realloc(p, n ? n : 1);
+    if (!p) counted(q); /* realloc(NULL, n) is an allocation; a move is not */
+    return q;
 }
 
 void clssd__free(void *p)
 {
+    if (p) atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
     free(p);
 }
 

@@ -59,10 +59,12 @@ static clssd_status add_entry(clssd_class_map *m, size_t *cap, const char *f, si
 {
     if (m->n == *cap) {
         const size_t nc = *cap ? *cap * 2 : 32;
-        char **nf = clssd__realloc(m->from, nc * sizeof *nf);
+        size_t bytes;
+        if (!clssd__mul_size(nc, sizeof *m->from, &bytes)) return CLSSD_ERR_OUT_OF_MEMORY;
+        char **nf = clssd__realloc(m->from, bytes);
         if (!nf) return CLSSD_ERR_OUT_OF_MEMORY;
         m->from = nf;
-        char **nt = clssd__realloc(m->to, nc * sizeof *nt);
+        char **nt = clssd__realloc(m->to, bytes);
         if (!nt) return CLSSD_ERR_OUT_OF_MEMORY;
         m->to = nt;
         *cap = nc;
@@ -87,34 +89,13 @@ static void trim_blank(const char **s, size_t *n)
         (*n)--;
 }
 
-clssd_status clssd__class_map_load(const char *spec, clssd_class_map *out, char *err, size_t errcap)
+/* The entries of a map file's text[0..len) into out (zeroed, exclusive set); spec names the
+ * file in messages. out is freed on failure. */
+static clssd_status parse_map(const char *text, size_t len, const char *spec, clssd_class_map *out,
+                              char *err, size_t errcap)
 {
-    if (err && errcap) err[0] = '\0';
-    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
-    memset(out, 0, sizeof *out);
-    if (!spec) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "no class map given");
     size_t cap = 0;
     clssd_status s = CLSSD_OK;
-    out->exclusive = 1;
-    if (strcmp(spec, "coco-voc") == 0) {
-        for (size_t i = 0; i < sizeof coco_voc / sizeof coco_voc[0] && s == CLSSD_OK; i++)
-            s = add_entry(out, &cap, coco_voc[i][0], strlen(coco_voc[i][0]), coco_voc[i][1],
-                          strlen(coco_voc[i][1]));
-        if (s != CLSSD_OK) {
-            clssd__class_map_free(out);
-            return clssd__data_fail(err, errcap, s, "class map coco-voc: out of memory");
-        }
-        return CLSSD_OK;
-    }
-    char *text;
-    size_t len;
-    s = clssd__data_read_file(spec, &text, &len, err, errcap);
-    if (s == CLSSD_ERR_IO) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", err ? err : "");
-        return clssd__data_fail(err, errcap, s, "%s (the built-in class map is \"coco-voc\")", msg);
-    }
-    if (s != CLSSD_OK) return s;
     clssd__strtab seen = {0};
     size_t line = 0, i = 0;
     const char *ln;
@@ -170,11 +151,53 @@ clssd_status clssd__class_map_load(const char *spec, clssd_class_map *out, char 
         }
     }
     clssd__strtab_free(&seen);
-    clssd__free(text);
     return CLSSD_OK;
 fail:
     clssd__strtab_free(&seen);
-    clssd__free(text);
     clssd__class_map_free(out);
     return s;
+}
+
+clssd_status clssd__class_map_load(const char *spec, clssd_class_map *out, char *err, size_t errcap)
+{
+    if (err && errcap) err[0] = '\0';
+    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
+    memset(out, 0, sizeof *out);
+    if (!spec) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "no class map given");
+    size_t cap = 0;
+    clssd_status s = CLSSD_OK;
+    out->exclusive = 1;
+    if (strcmp(spec, "coco-voc") == 0) {
+        for (size_t i = 0; i < sizeof coco_voc / sizeof coco_voc[0] && s == CLSSD_OK; i++)
+            s = add_entry(out, &cap, coco_voc[i][0], strlen(coco_voc[i][0]), coco_voc[i][1],
+                          strlen(coco_voc[i][1]));
+        if (s != CLSSD_OK) {
+            clssd__class_map_free(out);
+            return clssd__data_fail(err, errcap, s, "class map coco-voc: out of memory");
+        }
+        return CLSSD_OK;
+    }
+    char *text;
+    size_t len;
+    s = clssd__data_read_file(spec, &text, &len, err, errcap);
+    if (s == CLSSD_ERR_IO) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", err ? err : "");
+        return clssd__data_fail(err, errcap, s, "%s (the built-in class map is \"coco-voc\")", msg);
+    }
+    if (s != CLSSD_OK) return s;
+    s = parse_map(text, len, spec, out, err, errcap);
+    clssd__free(text);
+    return s;
+}
+
+clssd_status clssd__class_map_load_mem(const char *text, size_t len, const char *name,
+                                       clssd_class_map *out, char *err, size_t errcap)
+{
+    if (err && errcap) err[0] = '\0';
+    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
+    memset(out, 0, sizeof *out);
+    if (!text && len) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL text");
+    out->exclusive = 1;
+    return parse_map(text ? text : "", len, clssd__data_name(name), out, err, errcap);
 }

@@ -30,7 +30,17 @@ static const clssd_json *get_array(const clssd_json *root, const char *key)
     return m && m->type == CLSSD_JSON_ARRAY ? m : NULL;
 }
 
-/* Parses a JSON file; err gets "path: ..." messages. */
+clssd_status clssd__data_parse_json(const char *text, size_t len, const char *name,
+                                   clssd_json **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    char msg[256] = "";
+    const clssd_status s = clssd__json_parse(text, len, out, msg, sizeof msg);
+    if (s != CLSSD_OK)
+        return clssd__data_fail(err, errcap, s, "%s: %s", clssd__data_name(name), msg);
+    return CLSSD_OK;
+}
+
 clssd_status clssd__data_read_json(const char *path, clssd_json **out, char *err, size_t errcap)
 {
     *out = NULL;
@@ -38,11 +48,9 @@ clssd_status clssd__data_read_json(const char *path, clssd_json **out, char *err
     size_t len;
     clssd_status s = clssd__data_read_file(path, &text, &len, err, errcap);
     if (s != CLSSD_OK) return s;
-    char msg[256] = "";
-    s = clssd__json_parse(text, len, out, msg, sizeof msg);
+    s = clssd__data_parse_json(text, len, path, out, err, errcap);
     clssd__free(text);
-    if (s != CLSSD_OK) return clssd__data_fail(err, errcap, s, "%s: %s", path, msg);
-    return CLSSD_OK;
+    return s;
 }
 
 static int good_name(const char *s, size_t n)
@@ -53,14 +61,12 @@ static int good_name(const char *s, size_t n)
     return 1;
 }
 
-clssd_status clssd__gt_load_coco(const char *path, clssd_gt_set **out, char *err, size_t errcap)
+/* The set described by a parsed COCO document; root is freed in every case. path names the
+ * document in messages. */
+static clssd_status coco_from_json(clssd_json *root, const char *path, clssd_gt_set **out,
+                                   char *err, size_t errcap)
 {
-    if (err && errcap) err[0] = '\0';
-    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
-    *out = NULL;
-    clssd_json *root;
-    clssd_status s = clssd__data_read_json(path, &root, err, errcap);
-    if (s != CLSSD_OK) return s;
+    clssd_status s = CLSSD_OK;
     clssd_gt_set *g = NULL;
     clssd__i64tab img_ids = {0}, cat_ids = {0};
     clssd__strtab cat_names = {0};
@@ -210,7 +216,7 @@ clssd_status clssd__gt_load_coco(const char *path, clssd_gt_set **out, char *err
 
     /* group by image, stable */
     start = clssd__calloc(g->n_images + 1, sizeof *start);
-    objs = clssd__malloc((na ? na : 1) * sizeof *objs);
+    objs = clssd__calloc(na, sizeof *objs); /* calloc: checked n * size */
     if (!start || !objs) CLSSD__DATA_OOM();
     for (size_t i = 0; i < na; i++)
         start[g->objects[i].image + 1]++;
@@ -240,4 +246,28 @@ fail:
     clssd__json_free(root);
     clssd__gt_free(g);
     return s;
+}
+
+clssd_status clssd__gt_load_coco(const char *path, clssd_gt_set **out, char *err, size_t errcap)
+{
+    if (err && errcap) err[0] = '\0';
+    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
+    *out = NULL;
+    clssd_json *root;
+    const clssd_status s = clssd__data_read_json(path, &root, err, errcap);
+    if (s != CLSSD_OK) return s;
+    return coco_from_json(root, path, out, err, errcap);
+}
+
+clssd_status clssd__gt_load_coco_mem(const char *text, size_t len, const char *name,
+                                     clssd_gt_set **out, char *err, size_t errcap)
+{
+    if (err && errcap) err[0] = '\0';
+    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
+    *out = NULL;
+    name = clssd__data_name(name);
+    clssd_json *root;
+    const clssd_status s = clssd__data_parse_json(text, len, name, &root, err, errcap);
+    if (s != CLSSD_OK) return s;
+    return coco_from_json(root, name, out, err, errcap);
 }

@@ -39,6 +39,16 @@ clssd_status clssd__data_read_file(const char *path, char **out, size_t *len, ch
 struct clssd_json;
 clssd_status clssd__data_read_json(const char *path, struct clssd_json **out, char *err,
                                    size_t errcap);
+/* The same for text[0..len) held in memory (the _mem entry points); name (NULL ok) stands for
+ * the path in messages. */
+clssd_status clssd__data_parse_json(const char *text, size_t len, const char *name,
+                                    struct clssd_json **out, char *err, size_t errcap);
+
+/* What a _mem reader calls its input in messages: name, or "(memory)" when NULL. */
+static inline const char *clssd__data_name(const char *name)
+{
+    return name ? name : "(memory)";
+}
 
 /* A decimal number s[0..n) ([+-]digits[.digits][e[+-]digits], no inf/nan/hex), read
  * independently of the locale; 1 ok (finite), 0 malformed or out of range. */
@@ -124,6 +134,10 @@ const char *clssd__data_basename(const char *path);
  * "..". Duplicates are errors. */
 clssd_status clssd__data_read_id_list(const char *path, int no_slash, char ***ids, size_t *n,
                                       char *err, size_t errcap);
+/* The same for a list held in text[0..len); name (NULL ok) stands for the path in messages. */
+clssd_status clssd__data_parse_id_list(const char *text, size_t len, const char *name,
+                                       int no_slash, char ***ids, size_t *n, char *err,
+                                       size_t errcap);
 void clssd__data_free_strings(char **v, size_t n);
 
 #endif /* CLSSD_DATA_INTERNAL_H */

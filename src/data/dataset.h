@@ -94,6 +94,11 @@ clssd_status clssd__gt_load_voc_dir(const char *dir, const char *image_set, clss
  * on every line of the file (not only the kept ones). */
 clssd_status clssd__gt_load_voc_tsv(const char *path, const char *image_list, clssd_gt_set **out,
                                     char *err, size_t errcap);
+/* The same for a TSV held in text[0..len) (also the fuzz entry point); name (NULL ok) stands
+ * for the path in messages. list (NULL: none) holds the image list's text, list_len bytes. */
+clssd_status clssd__gt_load_voc_tsv_mem(const char *text, size_t len, const char *name,
+                                        const char *list, size_t list_len, clssd_gt_set **out,
+                                        char *err, size_t errcap);
 
 /* One VOC annotation XML held in memory (also the fuzz entry point): fills *out (which is
  * overwritten, not freed, first) with the annotation's <filename>, <size> and objects. XML
@@ -127,6 +132,10 @@ void clssd__voc_annotation_free(clssd_voc_annotation *a); /* zeroes it; NULL ok 
  * duplicate category names and annotations naming an unknown image or category are errors.
  * difficult = ("ignore" != 0), iscrowd = ("iscrowd" != 0) (numbers or booleans). */
 clssd_status clssd__gt_load_coco(const char *path, clssd_gt_set **out, char *err, size_t errcap);
+/* The same for a document held in text[0..len) (also the fuzz entry point); name (NULL ok)
+ * stands for the path in messages. */
+clssd_status clssd__gt_load_coco_mem(const char *text, size_t len, const char *name,
+                                     clssd_gt_set **out, char *err, size_t errcap);
 
 void clssd__gt_free(clssd_gt_set *g); /* NULL ok */
 
@@ -178,6 +187,10 @@ typedef struct clssd_class_map {
  * twice as `from` is an error). Exclusive in both cases. */
 clssd_status clssd__class_map_load(const char *spec, clssd_class_map *out, char *err,
                                    size_t errcap);
+/* A map file's text held in text[0..len) (no built-in names); name (NULL ok) stands for the
+ * path in messages. */
+clssd_status clssd__class_map_load_mem(const char *text, size_t len, const char *name,
+                                       clssd_class_map *out, char *err, size_t errcap);
 void clssd__class_map_free(clssd_class_map *m);
 /* The mapped name, name itself when unmapped and not exclusive, NULL when dropped. */
 const char *clssd__class_map_apply(const clssd_class_map *m, const char *name);
@@ -199,6 +212,14 @@ clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *
  * first; on failure it is zeroed. */
 clssd_status clssd__dets_load_coco_results(const char *path, const clssd_gt_set *gt,
                                            clssd_det_set *out, char *err, size_t errcap);
+/* The two readers for a document held in text[0..len) (also the fuzz entry points); name
+ * (NULL ok) stands for the path in messages. */
+clssd_status clssd__dets_load_detect_json_mem(const char *text, size_t len, const char *name,
+                                              const clssd_gt_set *gt, const clssd_class_map *map,
+                                              clssd_det_set *out, char *err, size_t errcap);
+clssd_status clssd__dets_load_coco_results_mem(const char *text, size_t len, const char *name,
+                                               const clssd_gt_set *gt, clssd_det_set *out,
+                                               char *err, size_t errcap);
 /* Appends one detection (for the --model path of clssd-eval); grows out (start from a zeroed
  * set or one returned by the loaders). */
 clssd_status clssd__dets_push(clssd_det_set *out, const clssd_det *d);

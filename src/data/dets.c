@@ -50,16 +50,13 @@ static int box4(const clssd_json *b, double v[4])
     return 1;
 }
 
-clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *gt,
-                                          const clssd_class_map *map, clssd_det_set *out, char *err,
-                                          size_t errcap)
+/* The readers of a parsed document: fill out (zeroed by the caller) and free root in every
+ * case. path names the document in messages. */
+static clssd_status detect_from_json(clssd_json *root, const char *path, const clssd_gt_set *gt,
+                                     const clssd_class_map *map, clssd_det_set *out, char *err,
+                                     size_t errcap)
 {
-    if (err && errcap) err[0] = '\0';
-    if (!out || !gt) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL argument");
-    memset(out, 0, sizeof *out);
-    clssd_json *root;
-    clssd_status s = clssd__data_read_json(path, &root, err, errcap);
-    if (s != CLSSD_OK) return s;
+    clssd_status s = CLSSD_OK;
     if (root->type != CLSSD_JSON_OBJECT) CLSSD__DATA_BAD("the top level is not an object");
     const clssd_json *images = clssd__json_get(root, "images");
     if (!images || images->type != CLSSD_JSON_ARRAY) CLSSD__DATA_BAD("no \"images\" array");
@@ -133,6 +130,10 @@ clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *
             det.box[1] = b[1] * sy;
             det.box[2] = b[2] * sx;
             det.box[3] = b[3] * sy;
+            /* scaling to the ground truth's size may overflow a finite box */
+            if (!isfinite(det.box[0]) || !isfinite(det.box[1]) || !isfinite(det.box[2]) ||
+                !isfinite(det.box[3]))
+                CLSSD__DATA_BAD("images[%zu].detections[%zu]: box out of range", i, k);
             if (clssd__dets_push(out, &det) != CLSSD_OK) CLSSD__DATA_OOM();
         }
     }
@@ -144,15 +145,11 @@ fail:
     return s;
 }
 
-clssd_status clssd__dets_load_coco_results(const char *path, const clssd_gt_set *gt,
-                                           clssd_det_set *out, char *err, size_t errcap)
+static clssd_status coco_results_from_json(clssd_json *root, const char *path,
+                                           const clssd_gt_set *gt, clssd_det_set *out, char *err,
+                                           size_t errcap)
 {
-    if (err && errcap) err[0] = '\0';
-    if (!out || !gt) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL argument");
-    memset(out, 0, sizeof *out);
-    clssd_json *root;
-    clssd_status s = clssd__data_read_json(path, &root, err, errcap);
-    if (s != CLSSD_OK) return s;
+    clssd_status s = CLSSD_OK;
     if (root->type != CLSSD_JSON_ARRAY) CLSSD__DATA_BAD("the top level is not an array");
     if (root->n_items > CLSSD_DATA_MAX_OBJECTS)
         CLSSD__DATA_BAD("more than %d detections", CLSSD_DATA_MAX_OBJECTS);
@@ -201,4 +198,57 @@ fail:
     clssd__json_free(root);
     clssd__dets_free(out);
     return s;
+}
+
+/* What every entry point does first: check the arguments, clear err and out. */
+static clssd_status dets_begin(const clssd_gt_set *gt, clssd_det_set *out, char *err,
+                               size_t errcap)
+{
+    if (err && errcap) err[0] = '\0';
+    if (!out || !gt) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL argument");
+    memset(out, 0, sizeof *out);
+    return CLSSD_OK;
+}
+
+clssd_status clssd__dets_load_detect_json(const char *path, const clssd_gt_set *gt,
+                                          const clssd_class_map *map, clssd_det_set *out, char *err,
+                                          size_t errcap)
+{
+    clssd_json *root = NULL;
+    clssd_status s = dets_begin(gt, out, err, errcap);
+    if (s == CLSSD_OK) s = clssd__data_read_json(path, &root, err, errcap);
+    if (s != CLSSD_OK) return s;
+    return detect_from_json(root, path, gt, map, out, err, errcap);
+}
+
+clssd_status clssd__dets_load_detect_json_mem(const char *text, size_t len, const char *name,
+                                              const clssd_gt_set *gt, const clssd_class_map *map,
+                                              clssd_det_set *out, char *err, size_t errcap)
+{
+    clssd_json *root = NULL;
+    clssd_status s = dets_begin(gt, out, err, errcap);
+    if (s == CLSSD_OK) s = clssd__data_parse_json(text, len, name, &root, err, errcap);
+    if (s != CLSSD_OK) return s;
+    return detect_from_json(root, clssd__data_name(name), gt, map, out, err, errcap);
+}
+
+clssd_status clssd__dets_load_coco_results(const char *path, const clssd_gt_set *gt,
+                                           clssd_det_set *out, char *err, size_t errcap)
+{
+    clssd_json *root = NULL;
+    clssd_status s = dets_begin(gt, out, err, errcap);
+    if (s == CLSSD_OK) s = clssd__data_read_json(path, &root, err, errcap);
+    if (s != CLSSD_OK) return s;
+    return coco_results_from_json(root, path, gt, out, err, errcap);
+}
+
+clssd_status clssd__dets_load_coco_results_mem(const char *text, size_t len, const char *name,
+                                               const clssd_gt_set *gt, clssd_det_set *out,
+                                               char *err, size_t errcap)
+{
+    clssd_json *root = NULL;
+    clssd_status s = dets_begin(gt, out, err, errcap);
+    if (s == CLSSD_OK) s = clssd__data_parse_json(text, len, name, &root, err, errcap);
+    if (s != CLSSD_OK) return s;
+    return coco_results_from_json(root, clssd__data_name(name), gt, out, err, errcap);
 }

@@ -602,7 +602,7 @@ clssd_status clssd__gtb_finish(clssd__gt_builder *b, clssd_gt_set **out)
     int all_voc = 1;
     for (size_t i = 0; i < b->n_names && all_voc; i++)
         all_voc = voc_index(b->names[i]) >= 0;
-    remap = clssd__malloc((b->n_names ? b->n_names : 1) * sizeof *remap);
+    remap = clssd__calloc(b->n_names, sizeof *remap); /* calloc: checked n * size */
     const size_t nc = all_voc ? 20 : b->n_names;
     g->classes = clssd__calloc(nc, sizeof *g->classes);
     if (!remap || !g->classes) goto fail;
@@ -617,7 +617,7 @@ clssd_status clssd__gtb_finish(clssd__gt_builder *b, clssd_gt_set **out)
         for (size_t i = 0; i < b->n_names; i++)
             remap[i] = voc_index(b->names[i]);
     } else {
-        char **sorted = clssd__malloc(b->n_names * sizeof *sorted);
+        char **sorted = clssd__calloc(b->n_names, sizeof *sorted);
         if (!sorted) goto fail;
         memcpy(sorted, b->names, b->n_names * sizeof *sorted);
         qsort(sorted, b->n_names, sizeof *sorted, cmp_str_ptr);
@@ -638,7 +638,7 @@ clssd_status clssd__gtb_finish(clssd__gt_builder *b, clssd_gt_set **out)
 
     /* objects grouped by image, stable */
     start = clssd__calloc(b->n_images + 1, sizeof *start);
-    objs = clssd__malloc((b->n_objects ? b->n_objects : 1) * sizeof *objs);
+    objs = clssd__calloc(b->n_objects, sizeof *objs);
     if (!start || !objs) goto fail;
     for (size_t i = 0; i < b->n_objects; i++)
         start[b->objects[i].image + 1]++;
@@ -690,6 +690,19 @@ clssd_status clssd__data_read_id_list(const char *path, int no_slash, char ***id
     size_t len;
     clssd_status s = clssd__data_read_file(path, &text, &len, err, errcap);
     if (s != CLSSD_OK) return s;
+    s = clssd__data_parse_id_list(text, len, path, no_slash, ids, n, err, errcap);
+    clssd__free(text);
+    return s;
+}
+
+clssd_status clssd__data_parse_id_list(const char *text, size_t len, const char *name,
+                                       int no_slash, char ***ids, size_t *n, char *err,
+                                       size_t errcap)
+{
+    *ids = NULL;
+    *n = 0;
+    const char *path = clssd__data_name(name);
+    clssd_status s = CLSSD_OK;
     char **v = NULL;
     size_t nv = 0, cap = 0, line = 0;
     clssd__strtab seen = {0};
@@ -753,13 +766,11 @@ clssd_status clssd__data_read_id_list(const char *path, int no_slash, char ***id
         }
     }
     clssd__strtab_free(&seen);
-    clssd__free(text);
     *ids = v;
     *n = nv;
     return CLSSD_OK;
 fail:
     clssd__strtab_free(&seen);
-    clssd__free(text);
     clssd__data_free_strings(v, nv);
     return s;
 }

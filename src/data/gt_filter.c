@@ -10,7 +10,7 @@ clssd_status clssd__gt_keep_images(clssd_gt_set *g, const uint8_t *keep)
     if (!g || (!keep && g->n_images)) return CLSSD_ERR_INVALID_ARG;
     /* new index of every old image, -1 when dropped; the only allocation, made first, so
      * running out of memory leaves g as it was */
-    int32_t *remap = clssd__malloc((g->n_images ? g->n_images : 1) * sizeof *remap);
+    int32_t *remap = clssd__calloc(g->n_images, sizeof *remap); /* calloc: checked n * size */
     if (!remap) return CLSSD_ERR_OUT_OF_MEMORY;
     size_t n_img = 0;
     for (size_t i = 0; i < g->n_images; i++) {

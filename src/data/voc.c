@@ -337,7 +337,10 @@ static clssd_status open_elem(xp *p, const char *name, size_t len)
         if (a->n_objects >= p->cap_objects) {
             if (a->n_objects >= CLSSD_DATA_MAX_OBJECTS) return xbad(p, "too many objects");
             const size_t nc = p->cap_objects ? p->cap_objects * 2 : 8;
-            void *no = clssd__realloc(a->objects, nc * sizeof *a->objects);
+            size_t bytes;
+            void *no = clssd__mul_size(nc, sizeof *a->objects, &bytes)
+                           ? clssd__realloc(a->objects, bytes)
+                           : NULL;
             if (!no) return xfail(p, CLSSD_ERR_OUT_OF_MEMORY, "out of memory");
             a->objects = no;
             p->cap_objects = nc;
@@ -609,7 +612,9 @@ static clssd_status list_annotations(const char *dir, char ***ids, size_t *n, ch
                 break;
             }
             const size_t nc = cap ? cap * 2 : 64;
-            char **nvp = clssd__realloc(v, nc * sizeof *nvp);
+            size_t bytes;
+            char **nvp =
+                clssd__mul_size(nc, sizeof *nvp, &bytes) ? clssd__realloc(v, bytes) : NULL;
             if (!nvp) {
                 s = CLSSD_ERR_OUT_OF_MEMORY;
                 break;
@@ -770,33 +775,20 @@ static void trim_spaces(const char **t, size_t *l)
         (*l)--;
 }
 
-clssd_status clssd__gt_load_voc_tsv(const char *path, const char *image_list, clssd_gt_set **out,
-                                    char *err, size_t errcap)
+/* The TSV text[0..len) (path names it in messages); ids: the n_ids image ids of the list named
+ * list_name, when list_name is not NULL. Frees ids in every case. */
+static clssd_status tsv_parse(const char *text, size_t len, const char *path, char **ids,
+                              size_t n_ids, const char *list_name, clssd_gt_set **out, char *err,
+                              size_t errcap)
 {
-    if (err && errcap) err[0] = '\0';
-    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
-    *out = NULL;
-    char **ids = NULL;
-    size_t n_ids = 0;
-    clssd_status s;
-    if (image_list) {
-        s = clssd__data_read_id_list(image_list, 0, &ids, &n_ids, err, errcap);
-        if (s != CLSSD_OK) return s;
-    }
-    char *text = NULL;
-    size_t len;
-    s = clssd__data_read_file(path, &text, &len, err, errcap);
-    if (s != CLSSD_OK) {
-        clssd__data_free_strings(ids, n_ids);
-        return s;
-    }
+    clssd_status s = CLSSD_OK;
     clssd__gt_builder b;
     memset(&b, 0, sizeof b);
     for (size_t i = 0; i < n_ids; i++) {
         int32_t im;
         s = clssd__gtb_add_image(&b, ids[i], strlen(ids[i]), NULL, 0, 0, &im);
         if (s != CLSSD_OK) {
-            clssd__data_fail(err, errcap, s, "%s: out of memory", image_list);
+            clssd__data_fail(err, errcap, s, "%s: out of memory", list_name);
             goto fail;
         }
     }
@@ -921,7 +913,7 @@ clssd_status clssd__gt_load_voc_tsv(const char *path, const char *image_list, cl
         if (s != CLSSD_OK) goto fail_limits;
         int32_t im = clssd__strtab_get(&b.image_ids, id, idl);
         if (im < 0) {
-            if (image_list) continue; /* not listed: dropped */
+            if (list_name) continue; /* not listed: dropped */
             s = clssd__gtb_add_image(&b, id, idl, NULL, (int32_t)wh[0], (int32_t)wh[1], &im);
             if (s != CLSSD_OK) goto fail_limits;
         } else {
@@ -943,8 +935,6 @@ clssd_status clssd__gt_load_voc_tsv(const char *path, const char *image_list, cl
         s = clssd__gtb_add_object(&b, im, ni, box, diff != 0);
         if (s != CLSSD_OK) goto fail_limits;
     }
-    clssd__free(text);
-    text = NULL;
     s = clssd__gtb_finish(&b, out);
     if (s != CLSSD_OK) return clssd__data_fail(err, errcap, s, "%s: out of memory", path);
     return CLSSD_OK;
@@ -957,8 +947,52 @@ fail_limits:
     else
         clssd__data_fail(err, errcap, s, "%s: out of memory", path);
 fail:
-    clssd__free(text);
     clssd__data_free_strings(ids, n_ids);
     clssd__gtb_free(&b);
     return s;
+}
+
+clssd_status clssd__gt_load_voc_tsv(const char *path, const char *image_list, clssd_gt_set **out,
+                                    char *err, size_t errcap)
+{
+    if (err && errcap) err[0] = '\0';
+    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
+    *out = NULL;
+    char **ids = NULL;
+    size_t n_ids = 0;
+    clssd_status s;
+    if (image_list) {
+        s = clssd__data_read_id_list(image_list, 0, &ids, &n_ids, err, errcap);
+        if (s != CLSSD_OK) return s;
+    }
+    char *text = NULL;
+    size_t len;
+    s = clssd__data_read_file(path, &text, &len, err, errcap);
+    if (s != CLSSD_OK) {
+        clssd__data_free_strings(ids, n_ids);
+        return s;
+    }
+    s = tsv_parse(text, len, path, ids, n_ids, image_list, out, err, errcap);
+    clssd__free(text);
+    return s;
+}
+
+clssd_status clssd__gt_load_voc_tsv_mem(const char *text, size_t len, const char *name,
+                                        const char *list, size_t list_len, clssd_gt_set **out,
+                                        char *err, size_t errcap)
+{
+    if (err && errcap) err[0] = '\0';
+    if (!out) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL output");
+    *out = NULL;
+    if (!text && len) return clssd__data_fail(err, errcap, CLSSD_ERR_INVALID_ARG, "NULL text");
+    const char *list_name = list ? "(image list)" : NULL;
+    char **ids = NULL;
+    size_t n_ids = 0;
+    if (list) {
+        const clssd_status s =
+            clssd__data_parse_id_list(list, list_len, list_name, 0, &ids, &n_ids, err, errcap);
+        if (s != CLSSD_OK) return s;
+    }
+    return tsv_parse(text ? text : "", len, clssd__data_name(name), ids, n_ids, list_name, out,
+                     err, errcap);
 }

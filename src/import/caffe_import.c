@@ -28,6 +28,7 @@ typedef struct importer {
     char *err;
     size_t err_size;
     const char *layer; /* name of the layer being converted, for messages */
+    size_t weight_floats; /* in the graph's tensors: at most CLSSD_GRAPH_MAX_WEIGHT_FLOATS */
 } importer;
 
 #if defined(__GNUC__)
@@ -83,10 +84,15 @@ static void node_dims(const clssd_node *n, int64_t dims[4])
     dims[3] = n->out.w;
 }
 
+/* Product of dims [from, nd), or -1 when a dim is negative or the product overflows: blob
+ * dims come from hostile files (Reshape) as well as from inferred shapes. */
 static int64_t count_dims(const int64_t *d, int from, int nd)
 {
     int64_t c = 1;
-    for (int i = from; i < nd; i++) c *= d[i];
+    for (int i = from; i < nd; i++) {
+        if (d[i] < 0 || (d[i] > 0 && c > INT64_MAX / d[i])) return -1;
+        c *= d[i];
+    }
     return c;
 }
 
@@ -142,12 +148,22 @@ static clssd_status load_blob(importer *im, size_t index, float *dst, size_t cou
     return CLSSD_OK;
 }
 
-static int32_t add_tensor(importer *im, const char *suffix, clssd_shape s)
+/* A zeroed weight tensor of the layer. Sizes come from the prototxt, which without a
+ * caffemodel is not bounded by any data, so the graph's total is limited here: a shape past
+ * the limit is a bad model, not an allocation failure. */
+static clssd_status add_tensor(importer *im, const char *suffix, clssd_shape s, int32_t *out)
 {
     char name[CLSSD_NAME_LEN + 16];
     snprintf(name, sizeof name, "%s.%s", im->layer, suffix);
     if (strlen(name) >= CLSSD_NAME_LEN) snprintf(name, CLSSD_NAME_LEN, "t%d.%s", im->g->n_tensors, suffix);
-    return clssd__graph_add_tensor(im->g, name, s);
+    const size_t count = clssd__shape_count(&s);
+    if (count == 0 || count > CLSSD_GRAPH_MAX_WEIGHT_FLOATS - im->weight_floats)
+        return fail(im, "%s tensor %dx%dx%dx%d is empty or over the limit of %zu weights in all",
+                    suffix, s.n, s.c, s.h, s.w, CLSSD_GRAPH_MAX_WEIGHT_FLOATS);
+    *out = clssd__graph_add_tensor(im->g, name, s);
+    if (*out < 0) return CLSSD_ERR_OUT_OF_MEMORY;
+    im->weight_floats += count;
+    return CLSSD_OK;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -209,8 +225,8 @@ static clssd_status apply_affine(importer *im, int32_t src, const float *a, cons
     if ((n->op == CLSSD_OP_CONV2D && !n->p.conv.relu && n->out.c == C) || n->op == CLSSD_OP_SCALE) {
         if (!consumed_after(g, src)) {
             if (n->bias < 0) {
-                int32_t t = add_tensor(im, "bias", (clssd_shape){1, C, 1, 1});
-                if (t < 0) return CLSSD_ERR_OUT_OF_MEMORY;
+                int32_t t;
+                CLSSD_TRY(add_tensor(im, "bias", (clssd_shape){1, C, 1, 1}, &t));
                 n = &g->nodes[src];
                 n->bias = t;
             }
@@ -226,9 +242,9 @@ static clssd_status apply_affine(importer *im, int32_t src, const float *a, cons
     }
     int32_t id;
     CLSSD_TRY(add_node(im, CLSSD_OP_SCALE, NULL, &src, 1, &id));
-    int32_t ts = add_tensor(im, "scale", (clssd_shape){1, C, 1, 1});
-    int32_t tb = add_tensor(im, "shift", (clssd_shape){1, C, 1, 1});
-    if (ts < 0 || tb < 0) return CLSSD_ERR_OUT_OF_MEMORY;
+    int32_t ts, tb;
+    CLSSD_TRY(add_tensor(im, "scale", (clssd_shape){1, C, 1, 1}, &ts));
+    CLSSD_TRY(add_tensor(im, "shift", (clssd_shape){1, C, 1, 1}, &tb));
     memcpy(g->tensors[ts].data, a, (size_t)C * sizeof(float));
     memcpy(g->tensors[tb].data, b, (size_t)C * sizeof(float));
     g->nodes[id].weight = ts;
@@ -292,13 +308,13 @@ static clssd_status conv_layer(importer *im, const caffe_msg *l)
     int32_t id;
     CLSSD_TRY(add_node(im, CLSSD_OP_CONV2D, &op, &x->node, 1, &id));
     const clssd_shape ws = {op.conv.cout, xs.c / op.conv.groups, op.conv.kh, op.conv.kw};
-    int32_t tw = add_tensor(im, "weight", ws);
-    if (tw < 0) return CLSSD_ERR_OUT_OF_MEMORY;
+    int32_t tw;
+    CLSSD_TRY(add_tensor(im, "weight", ws, &tw));
     im->g->nodes[id].weight = tw;
     CLSSD_TRY(load_blob(im, 0, im->g->tensors[tw].data, clssd__shape_count(&ws), "weights"));
     if (bias_term) {
-        int32_t tb = add_tensor(im, "bias", (clssd_shape){1, op.conv.cout, 1, 1});
-        if (tb < 0) return CLSSD_ERR_OUT_OF_MEMORY;
+        int32_t tb;
+        CLSSD_TRY(add_tensor(im, "bias", (clssd_shape){1, op.conv.cout, 1, 1}, &tb));
         im->g->nodes[id].bias = tb;
         CLSSD_TRY(load_blob(im, 1, im->g->tensors[tb].data, (size_t)op.conv.cout, "bias"));
     }
@@ -372,8 +388,8 @@ static clssd_status norm_layer(importer *im, const caffe_msg *l)
     int32_t id;
     CLSSD_TRY(add_node(im, CLSSD_OP_L2NORM, &op, &x->node, 1, &id));
     const int32_t C = op.l2norm.channel_shared ? 1 : im->g->nodes[x->node].out.c;
-    int32_t t = add_tensor(im, "scale", (clssd_shape){1, C, 1, 1});
-    if (t < 0) return CLSSD_ERR_OUT_OF_MEMORY;
+    int32_t t;
+    CLSSD_TRY(add_tensor(im, "scale", (clssd_shape){1, C, 1, 1}, &t));
     im->g->nodes[id].weight = t;
     if (!im->weights)
         for (int32_t c = 0; c < C; c++) im->g->tensors[t].data[c] = 20.0f; /* scale_filler */
@@ -409,6 +425,7 @@ static clssd_status flatten_layer(importer *im, const caffe_msg *l)
     if (p && (caffe_get_int(p, "axis", 0, 1) != 1 || caffe_get_int(p, "end_axis", 0, -1) != -1))
         return fail(im, "only Flatten from axis 1 to the end is supported");
     const int64_t d[2] = {1, count_dims(x->dims, 1, x->nd)};
+    if (d[1] < 1 || d[1] > INT32_MAX) return fail(im, "Flatten of %lld values", (long long)d[1]);
     return top_alias(im, l, x, d, 2);
 }
 
@@ -434,11 +451,14 @@ static clssd_status reshape_layer(importer *im, const caffe_msg *l)
             infer_at = (int)i;
             continue;
         }
-        if (d[i] <= 0) return fail(im, "bad dim");
+        /* dims stay int32 like every shape, and the product must fit */
+        if (d[i] <= 0 || d[i] > INT32_MAX || known > INT64_MAX / d[i]) return fail(im, "bad dim");
         known *= d[i];
     }
-    if (infer_at >= 0) d[infer_at] = known > 0 ? total / known : 0;
-    if (count_dims(d, 0, (int)nd) != total) return fail(im, "Reshape changes the element count");
+    if (total < 1) return fail(im, "Reshape of an input of unknown size");
+    if (infer_at >= 0) d[infer_at] = total / known;
+    if (count_dims(d, 0, (int)nd) != total || (infer_at >= 0 && d[infer_at] > INT32_MAX))
+        return fail(im, "Reshape changes the element count");
     return top_alias(im, l, x, d, (int)nd);
 }
 
@@ -459,6 +479,8 @@ static clssd_status concat_layer(importer *im, const caffe_msg *l)
             b0 = b;
             nd = b->nd;
             if (axis < 0) axis += nd;
+            /* checked before it indexes d[]; the op itself takes only 1 or 2 (below) */
+            if (axis < 0 || axis >= nd) return fail(im, "concat axis %ld of a %d-d input", (long)axis, nd);
             for (int k = 0; k < 4; k++) d[k] = b->dims[k];
             d[axis] = 0;
         }
@@ -715,7 +737,7 @@ clssd_status caffe_import(const caffe_msg *deploy, const caffe_msg *weights,
     caffe_import_options defaults;
     caffe_import_options_init(&defaults);
     if (!o) o = &defaults;
-    importer im = {g, weights, NULL, 0, err, err_size, NULL};
+    importer im = {g, weights, NULL, 0, err, err_size, NULL, 0};
     im.blobs = clssd__calloc(MAX_BLOBS, sizeof(blob));
     if (!im.blobs) return CLSSD_ERR_OUT_OF_MEMORY;
     clssd_status s = CLSSD_OK;

@@ -699,6 +699,8 @@ static clssd_status append_data(dec *d, caffe_msg *m, blob_acc *acc, skind kind,
     } else {
         f = &m->fields[acc->pos];
     }
+    /* an empty packed run: the field exists, with no values and maybe no buffer yet */
+    if (n == 0) return CLSSD_OK;
     size_t total;
     if (!clssd__add_size(f->n_floats, n, &total))
         return fail(d, CLSSD_ERR_BAD_MODEL, "data", "too many values");
@@ -717,7 +719,7 @@ static clssd_status append_data(dec *d, caffe_msg *m, blob_acc *acc, skind kind,
         for (size_t k = 0; k < n; k++)
             dst[k] = narrow(f64_from_bits(load_u64(p + 8 * k)));
     } else if (host_is_le()) {
-        if (n) memcpy(dst, p, n * sizeof(float));
+        memcpy(dst, p, n * sizeof(float));
     } else {
         for (size_t k = 0; k < n; k++)
             dst[k] = f32_from_bits(load_u32(p + 4 * k));

@@ -275,7 +275,9 @@ static clssd_status load_weights(importer *im, const clssd_json *manifest, const
             if (!name || name->type != CLSSD_JSON_STRING || !shape || shape->type != CLSSD_JSON_ARRAY ||
                 !dt || dt->type != CLSSD_JSON_STRING)
                 return fail(im, "weightsManifest[%zu].weights[%zu]: needs name, shape and dtype", gi, k);
-            tfweight *w = &im->w[im->n_w];
+            /* counted before its data is allocated, so that importer_free frees that data
+             * when a check below fails (a non-finite value) */
+            tfweight *w = &im->w[im->n_w++];
             w->name = name->string;
             if (shape->n_items > MAX_RANK)
                 return fail(im, "weight '%s': rank %zu (at most %d)", w->name, shape->n_items, MAX_RANK);
@@ -345,7 +347,6 @@ static clssd_status load_weights(importer *im, const clssd_json *manifest, const
                         return fail(im, "weight '%s' holds a non-finite value at %zu", w->name, t);
                 }
             }
-            im->n_w++;
         }
     }
     if (off != len)
@@ -507,7 +508,13 @@ static clssd_status add_tensor(importer *im, const char *tf, const char *suffix,
     short_name(im, tf, 50, 1, base);
     snprintf(name, sizeof name, "%s%s", base, suffix);
     *out = clssd__graph_add_tensor(im->g, name, s);
-    return *out < 0 ? CLSSD_ERR_OUT_OF_MEMORY : CLSSD_OK;
+    if (*out >= 0) return CLSSD_OK;
+    /* shapes come from the file: one past the tensor size limit is a bad model */
+    const size_t count = clssd__shape_count(&s);
+    if (count == 0 || count > CLSSD_GRAPH_MAX_WEIGHT_FLOATS)
+        return fail(im, "'%s': tensor %dx%dx%dx%d is empty or over the limit of %zu weights",
+                    tf, s.n, s.c, s.h, s.w, CLSSD_GRAPH_MAX_WEIGHT_FLOATS);
+    return CLSSD_ERR_OUT_OF_MEMORY;
 }
 
 /* ---------------------------------------------------------------- evaluation */
@@ -1080,7 +1087,8 @@ static clssd_status eval_node(importer *im, int32_t i, tval *res)
         int infer = -1;
         for (int d = 1; d < n; d++) {
             if (shape[d] == -1 && infer < 0) infer = d;
-            else if (shape[d] < 1) return fail(im, "'%s': bad reshape target", t->name);
+            else if (shape[d] < 1 || shape[d] > INT32_MAX || known > INT64_MAX / shape[d])
+                return fail(im, "'%s': bad reshape target", t->name);
             else known *= shape[d];
         }
         if (infer >= 0) {

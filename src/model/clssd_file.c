@@ -1135,6 +1135,9 @@ static clssd_status parse_table(loader *L)
         prev_end = off + size;
         if (ni_find(&L->tensors, g, KIND_TENSOR, name) >= 0)
             return failf(L->msg, CLSSD_ERR_BAD_MODEL, "duplicate tensor name '%s'", name);
+        if (count > CLSSD_GRAPH_MAX_WEIGHT_FLOATS) /* clssd__graph_add_tensor's limit */
+            return failf(L->msg, CLSSD_ERR_BAD_MODEL, "tensor '%s': %zu values, the limit is %zu",
+                         name, count, CLSSD_GRAPH_MAX_WEIGHT_FLOATS);
         int32_t idx = clssd__graph_add_tensor(g, name, shape);
         if (idx < 0)
             return failf(L->msg, CLSSD_ERR_OUT_OF_MEMORY,

@@ -1,6 +1,7 @@
 /* Execution plan: one device buffer per node output, sized for max_batch, one shared
  * workspace sized by the most demanding node, weights uploaded once. A forward pass
  * enqueues every node in order on the context's queue with no host round trip. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@ clssd_status clssd__exec_create(clssd_context *ctx, const clssd_graph *g, int32_
     if (max_batch < 1) return CLSSD_FAIL(ctx, CLSSD_ERR_INVALID_ARG, "batch %d < 1", max_batch);
     clssd_status s = CLSSD_OK;
     clssd_exec *ex = clssd__calloc(1, sizeof *ex);
-    if (!ex) return CLSSD_ERR_OUT_OF_MEMORY;
+    if (!ex) return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "execution plan: out of memory");
     ex->ctx = ctx;
     ex->g = g;
     ex->max_batch = max_batch;
@@ -47,7 +48,8 @@ clssd_status clssd__exec_create(clssd_context *ctx, const clssd_graph *g, int32_
     ex->weights = clssd__calloc((size_t)(g->n_tensors > 0 ? g->n_tensors : 1), sizeof(cl_mem));
     ex->aux = clssd__calloc((size_t)g->n_nodes, sizeof(cl_mem));
     if (!ex->bufs || !ex->weights || !ex->aux) {
-        s = CLSSD_ERR_OUT_OF_MEMORY;
+        s = CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "execution plan of %d nodes: out of memory",
+                       g->n_nodes);
         goto fail;
     }
     size_t ws = 16;
@@ -60,19 +62,24 @@ clssd_status clssd__exec_create(clssd_context *ctx, const clssd_graph *g, int32_
             s = CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "node '%s': size overflow", n->name);
             goto fail;
         }
-        s = clssd__buffer(ctx, bytes, CL_MEM_READ_WRITE, &ex->bufs[i]);
+        char what[CLSSD_NAME_LEN + 48];
+        snprintf(what, sizeof what, "output of node '%s' at batch %d", n->name,
+                 n->batch_const ? 1 : max_batch);
+        s = clssd__buffer_for(ctx, bytes, CL_MEM_READ_WRITE, &ex->bufs[i], what);
         if (s != CLSSD_OK) goto fail;
         if (clssd__ops[n->op].workspace) {
             size_t w = clssd__ops[n->op].workspace(g, n, max_batch);
             if (w > ws) ws = w;
         }
     }
-    s = clssd__buffer(ctx, ws, CL_MEM_READ_WRITE, &ex->workspace);
+    s = clssd__buffer_for(ctx, ws, CL_MEM_READ_WRITE, &ex->workspace, "shared workspace");
     if (s != CLSSD_OK) goto fail;
     ex->ws_bytes = ws;
     for (int32_t t = 0; t < g->n_tensors; t++) {
         size_t bytes = clssd__shape_count(&g->tensors[t].shape) * sizeof(float);
-        s = clssd__buffer(ctx, bytes, CL_MEM_READ_ONLY, &ex->weights[t]);
+        char what[CLSSD_NAME_LEN + 16];
+        snprintf(what, sizeof what, "weights '%s'", g->tensors[t].name);
+        s = clssd__buffer_for(ctx, bytes, CL_MEM_READ_ONLY, &ex->weights[t], what);
         if (s != CLSSD_OK) goto fail;
         cl_int e = clEnqueueWriteBuffer(ctx->queue, ex->weights[t], CL_FALSE, 0, bytes,
                                         g->tensors[t].data, 0, NULL, NULL);

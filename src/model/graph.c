@@ -52,8 +52,8 @@ int32_t clssd__graph_add(clssd_graph *g, const char *name, clssd_op op,
 int32_t clssd__graph_add_tensor(clssd_graph *g, const char *name, clssd_shape shape)
 {
     if (!name || strlen(name) >= CLSSD_NAME_LEN) return -1;
-    size_t count = clssd__shape_count(&shape), bytes;
-    if (count == 0 || !clssd__mul_size(count, sizeof(float), &bytes)) return -1;
+    const size_t count = clssd__shape_count(&shape);
+    if (count == 0 || count > CLSSD_GRAPH_MAX_WEIGHT_FLOATS) return -1;
     if (g->n_tensors == g->cap_tensors) {
         int32_t cap = g->cap_tensors ? g->cap_tensors * 2 : 64;
         clssd_tensor *grown = clssd__realloc(g->tensors, (size_t)cap * sizeof *grown);

@@ -29,7 +29,7 @@ clssd_status clssd__model_from_graph(clssd_context *ctx, clssd_graph *g, clssd_m
     clssd_model *m = clssd__calloc(1, sizeof *m);
     if (!m) {
         clssd__graph_free(g);
-        return CLSSD_ERR_OUT_OF_MEMORY;
+        return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "model: out of memory");
     }
     m->ctx = ctx;
     m->g = *g;
@@ -182,12 +182,13 @@ static clssd_status upload_images(clssd_model *m, const clssd_image *imgs, int32
         if (ex->image_u8) clReleaseMemObject(ex->image_u8);
         ex->image_u8 = NULL;
         ex->image_bytes = 0;
-        CLSSD_TRY(clssd__buffer(ctx, total, CL_MEM_READ_ONLY, &ex->image_u8));
+        CLSSD_TRY(clssd__buffer_for(ctx, total, CL_MEM_READ_ONLY, &ex->image_u8,
+                                    "staging buffer of the input images"));
         ex->image_bytes = total;
     }
     if (!ex->image_desc)
-        CLSSD_TRY(clssd__buffer(ctx, (size_t)ex->max_batch * 4 * sizeof(cl_int),
-                                CL_MEM_READ_ONLY, &ex->image_desc));
+        CLSSD_TRY(clssd__buffer_for(ctx, (size_t)ex->max_batch * 4 * sizeof(cl_int),
+                                    CL_MEM_READ_ONLY, &ex->image_desc, "image descriptors"));
     /* The writes do not block: the queue is in order, so the network reads what they wrote,
      * and clssd_detect_batch ends with a blocking read (or a clFinish on failure) before the
      * caller's pixels may go away. One wait per batch instead of one per image. */
@@ -261,7 +262,9 @@ clssd_status clssd_detect_batch(clssd_model *m, const clssd_image *images, size_
     }
     const size_t rows = (size_t)nms->out.h, per = rows * CLSSD_NMS_ROW;
     float *host = s == CLSSD_OK ? clssd__malloc(per * n_images * sizeof(float)) : NULL;
-    if (s == CLSSD_OK && !host) s = CLSSD_ERR_OUT_OF_MEMORY;
+    if (s == CLSSD_OK && !host)
+        s = CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "detections of %zu images: out of memory",
+                       n_images);
     if (s != CLSSD_OK) {
         /* the uploads may still be reading the caller's pixels */
         clFinish(ctx->queue);

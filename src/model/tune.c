@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "clssd_internal.h"
 
@@ -85,7 +84,7 @@ static int read_choices(const char *path, choice *tab, int cap)
 static void write_choices(const char *path, const choice *tab, int n)
 {
     char tmp[760];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    clssd__tmp_name(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "w");
     if (!f) return; /* a read-only cache costs a re-measure next time, nothing else */
     int ok = 1;
@@ -187,7 +186,8 @@ clssd_status clssd__model_tune(clssd_context *ctx, clssd_graph *g, clssd_exec *e
     char path[700];
     choice_path(ctx, path, sizeof path);
     choice *tab = clssd__calloc(MAX_LINES, sizeof *tab);
-    if (!tab) return CLSSD_ERR_OUT_OF_MEMORY;
+    if (!tab)
+        return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "conv algorithm table: out of memory");
     int n_tab = read_choices(path, tab, MAX_LINES), n_new = 0;
     clssd_status s = CLSSD_OK;
     for (int32_t i = 0; i < g->n_nodes && s == CLSSD_OK; i++) {

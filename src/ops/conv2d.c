@@ -80,7 +80,14 @@ clssd_status clssd__conv2d_infer(const clssd_graph *g, clssd_node *n, char *err,
                  c->cout);
         return CLSSD_ERR_BAD_MODEL;
     }
-    n->out = (clssd_shape){1, c->cout, (int32_t)ho, (int32_t)wo};
+    const clssd_shape out = {1, c->cout, (int32_t)ho, (int32_t)wo};
+    const size_t count = clssd__shape_count(&out); /* 0 on overflow */
+    if (count == 0 || count > INT32_MAX) {
+        snprintf(err, err_size, "output %dx%lldx%lld is too large", c->cout, (long long)ho,
+                 (long long)wo);
+        return CLSSD_ERR_BAD_MODEL;
+    }
+    n->out = out;
     return CLSSD_OK;
 }
 
@@ -204,7 +211,9 @@ clssd_status clssd__conv2d_prepare(clssd_exec *ex, const clssd_node *n)
     if (!clssd__mul_size(G * Mp * MR, K, &count))
         return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "node '%s': packed size overflow", n->name);
     float *pk = clssd__calloc(count, sizeof(float));
-    if (!pk) return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "node '%s': packing", n->name);
+    if (!pk)
+        return CLSSD_FAIL(ctx, CLSSD_ERR_OUT_OF_MEMORY, "node '%s': packed weights: out of memory",
+                          n->name);
     const float *w = ex->g->tensors[n->weight].data;
     for (size_t gi = 0; gi < G; gi++)
         for (size_t m = 0; m < M; m++) {

@@ -75,7 +75,7 @@ clssd_status clssd__concat_infer(const clssd_graph *g, clssd_node *n, char *err,
     /* Feature maps of one size concatenated along channels stay feature maps (Caffe's
      * channel concat feeding a convolution); the memory layout is the same either way. */
     const clssd_shape *s0 = &g->nodes[n->src[0]].out;
-    int same = axis == 1 && s0->h * s0->w > 1;
+    int same = axis == 1 && (int64_t)s0->h * s0->w > 1;
     for (int32_t i = 1; i < n->n_src && same; i++)
         same = g->nodes[n->src[i]].out.h == s0->h && g->nodes[n->src[i]].out.w == s0->w;
     if (same) n->out = (clssd_shape){1, (int32_t)(total / ((int64_t)s0->h * s0->w)), s0->h, s0->w};

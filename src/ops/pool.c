@@ -20,16 +20,25 @@ clssd_status clssd__pool_infer(const clssd_graph *g, clssd_node *n, char *err, s
     }
     if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->ph < 0 || p->pw < 0 ||
         p->ph >= p->kh || p->pw >= p->kw || (p->method != CLSSD_POOL_MAX && p->method != CLSSD_POOL_AVE) ||
-        x->h + 2 * p->ph < p->kh || x->w + 2 * p->pw < p->kw) {
+        (int64_t)x->h + 2 * (int64_t)p->ph < p->kh || (int64_t)x->w + 2 * (int64_t)p->pw < p->kw) {
         snprintf(err, err_size, "bad pooling %dx%d stride %dx%d pad %dx%d on %dx%d", p->kh, p->kw,
                  p->sh, p->sw, p->ph, p->pw, x->h, x->w);
         return CLSSD_ERR_BAD_MODEL;
     }
-    int32_t ho = (x->h + 2 * p->ph - p->kh + p->sh - 1) / p->sh + 1;
-    int32_t wo = (x->w + 2 * p->pw - p->kw + p->sw - 1) / p->sw + 1;
-    if (p->ph > 0 && (ho - 1) * p->sh >= x->h + p->ph) ho--;
-    if (p->pw > 0 && (wo - 1) * p->sw >= x->w + p->pw) wo--;
-    n->out = (clssd_shape){1, x->c, ho, wo};
+    /* int64: a hostile model's padding and stride may be anything up to INT32_MAX */
+    int64_t ho = ((int64_t)x->h + 2 * (int64_t)p->ph - p->kh + p->sh - 1) / p->sh + 1;
+    int64_t wo = ((int64_t)x->w + 2 * (int64_t)p->pw - p->kw + p->sw - 1) / p->sw + 1;
+    if (p->ph > 0 && (ho - 1) * p->sh >= (int64_t)x->h + p->ph) ho--;
+    if (p->pw > 0 && (wo - 1) * p->sw >= (int64_t)x->w + p->pw) wo--;
+    const clssd_shape out = {1, x->c, (int32_t)(ho > INT32_MAX ? 0 : ho),
+                             (int32_t)(wo > INT32_MAX ? 0 : wo)};
+    const size_t count = clssd__shape_count(&out); /* 0 on overflow */
+    if (count == 0 || count > INT32_MAX) {
+        snprintf(err, err_size, "output %dx%lldx%lld is too large", x->c, (long long)ho,
+                 (long long)wo);
+        return CLSSD_ERR_BAD_MODEL;
+    }
+    n->out = out;
     return CLSSD_OK;
 }
 
