@@ -1,4 +1,4 @@
-/* clssd-soak: many detects in one process, watching its resident memory (issue 8).
+/* clssd-soak: many detects in one process, watching its resident memory.
  *
  *   clssd-soak [--model M] [--image I] [--iterations N] [--max-growth-kb K]
  *

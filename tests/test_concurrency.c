@@ -1,4 +1,4 @@
-/* Two contexts used from two threads at once (issue 8), on every OpenCL device found.
+/* Two contexts used from two threads at once, on every OpenCL device found.
  *
  * clssd.h promises that separate contexts are independent. Each thread creates its own
  * context on the device under test, loads its own copy of the default model, waits for the

@@ -1,4 +1,4 @@
-/* Fault injection (issue 8): every allocation a public call makes is failed in turn, and
+/* Fault injection: every allocation a public call makes is failed in turn, and
  * OpenCL refusals are provoked, on every OpenCL device found.
  *
  * For each allocation index k = 1, 2, ... the k-th allocation of the call fails

@@ -3,7 +3,7 @@
  * Readers for a VOC-layout directory (Annotations/<id>.xml + ImageSets/Main/<set>.txt),
  * the VOC TSV of shared/data/voc2007_test (one object per line), COCO instances JSON, and
  * for detections: clssd-detect's JSON and COCO results JSON. Everything is plain C (no
- * OpenCL); inputs may be hostile (issue 8): every reader bounds what it allocates and fails
+ * OpenCL); inputs may be hostile: every reader bounds what it allocates and fails
  * with a message instead of crashing.
  *
  * One box convention inside: 0-based continuous pixel coordinates [x1, y1, x2, y2], the
@@ -19,7 +19,7 @@
 
 #include "clssd.h"
 
-/* Limits that stop hostile sizes before allocation (issue 8). */
+/* Limits that stop hostile sizes before allocation. */
 #define CLSSD_DATA_MAX_FILE ((size_t)1 << 30)     /* bytes of one annotation / JSON file */
 #define CLSSD_DATA_MAX_IMAGES 10000000            /* images in one set                     */
 #define CLSSD_DATA_MAX_OBJECTS 100000000          /* ground-truth objects or detections    */
