@@ -53,7 +53,7 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect \
   --num-callers=40 --track-origins=yes --log-file="$log" \
   "$detect" --model "$model" --json "$root/$bdir/valgrind-detect.json" "$image" || rc=$?
 echo "memcheck run: $((SECONDS - t0)) s, exit status $rc"
-grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|suppressed:" "$log" \
+grep -E "ERROR SUMMARY| (definitely|indirectly|possibly) lost:|still reachable:|suppressed:" "$log" \
   | sed 's/^==[0-9]*== *//'
 
 status=0
