@@ -69,6 +69,10 @@ typedef struct clssd_shape {
     int32_t n, c, h, w; /* per-image shapes have n = 1 */
 } clssd_shape;
 size_t clssd__shape_count(const clssd_shape *s); /* n*c*h*w, 0 on overflow */
+/* *out = {1, c, h, w} for a spatial op's output (conv, pool), or CLSSD_ERR_BAD_MODEL with a
+ * message when it has no values or more than INT32_MAX (the kernels index with int). */
+clssd_status clssd__spatial_out(int32_t c, int64_t h, int64_t w, clssd_shape *out, char *err,
+                                size_t err_size);
 
 typedef enum clssd_op {
     CLSSD_OP_INPUT,      /* the network input: float NCHW, preprocessed */

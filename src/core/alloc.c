@@ -1,5 +1,6 @@
 /* Allocation wrappers: one place for overflow checks and injected failures. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "clssd_internal.h"
@@ -87,4 +88,18 @@ size_t clssd__shape_count(const clssd_shape *s)
         !clssd__mul_size(r, (size_t)s->w, &r))
         return 0;
     return r;
+}
+
+clssd_status clssd__spatial_out(int32_t c, int64_t h, int64_t w, clssd_shape *out, char *err,
+                                size_t err_size)
+{
+    const clssd_shape s = {1, c, (int32_t)(h > INT32_MAX ? 0 : h),
+                           (int32_t)(w > INT32_MAX ? 0 : w)};
+    const size_t count = clssd__shape_count(&s); /* 0 on overflow */
+    if (count == 0 || count > INT32_MAX) {
+        snprintf(err, err_size, "output %dx%lldx%lld is too large", c, (long long)h, (long long)w);
+        return CLSSD_ERR_BAD_MODEL;
+    }
+    *out = s;
+    return CLSSD_OK;
 }

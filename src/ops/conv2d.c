@@ -80,15 +80,7 @@ clssd_status clssd__conv2d_infer(const clssd_graph *g, clssd_node *n, char *err,
                  c->cout);
         return CLSSD_ERR_BAD_MODEL;
     }
-    const clssd_shape out = {1, c->cout, (int32_t)ho, (int32_t)wo};
-    const size_t count = clssd__shape_count(&out); /* 0 on overflow */
-    if (count == 0 || count > INT32_MAX) {
-        snprintf(err, err_size, "output %dx%lldx%lld is too large", c->cout, (long long)ho,
-                 (long long)wo);
-        return CLSSD_ERR_BAD_MODEL;
-    }
-    n->out = out;
-    return CLSSD_OK;
+    return clssd__spatial_out(c->cout, ho, wo, &n->out, err, err_size);
 }
 
 /* Output rows per im2col chunk so that K * rows * Wo floats fit CONV_WS_CAP. */

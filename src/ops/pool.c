@@ -30,16 +30,7 @@ clssd_status clssd__pool_infer(const clssd_graph *g, clssd_node *n, char *err, s
     int64_t wo = ((int64_t)x->w + 2 * (int64_t)p->pw - p->kw + p->sw - 1) / p->sw + 1;
     if (p->ph > 0 && (ho - 1) * p->sh >= (int64_t)x->h + p->ph) ho--;
     if (p->pw > 0 && (wo - 1) * p->sw >= (int64_t)x->w + p->pw) wo--;
-    const clssd_shape out = {1, x->c, (int32_t)(ho > INT32_MAX ? 0 : ho),
-                             (int32_t)(wo > INT32_MAX ? 0 : wo)};
-    const size_t count = clssd__shape_count(&out); /* 0 on overflow */
-    if (count == 0 || count > INT32_MAX) {
-        snprintf(err, err_size, "output %dx%lldx%lld is too large", x->c, (long long)ho,
-                 (long long)wo);
-        return CLSSD_ERR_BAD_MODEL;
-    }
-    n->out = out;
-    return CLSSD_OK;
+    return clssd__spatial_out(x->c, ho, wo, &n->out, err, err_size);
 }
 
 clssd_status clssd__pool_cl(clssd_exec *ex, const clssd_node *n)
